@@ -1,0 +1,33 @@
+# The project's commands. `make test` and `make demo` are all a newcomer needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install test lint bench demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed  ## create .venv and install the project with its test tools
+
+test: install  ## run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: install  ## ruff on the Python code, shellcheck on the scripts
+	$(BIN)/ruff check kiosk hub tests
+	shellcheck deploy/flash deploy/provision deploy/lib/*.sh
+
+bench: install  ## run the benchmarks of tests/bench/ and print their figures
+	$(BIN)/python -m tests.bench
+
+demo: install  ## a demo hub with simulated kiosks (not built yet)
+	@echo "make demo: the demo (hub with seeded data and simulated kiosks) is not built yet; see README.md"
+	@exit 1
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
