@@ -1,0 +1,15 @@
+"""The JSON API under /api/v1: device endpoints (ingest) and read endpoints (reads)."""
+
+from flask import Blueprint
+
+from hub.api import ingest, reads
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+bp.add_url_rule("/presses", view_func=ingest.post_presses, methods=["POST"])
+bp.add_url_rule("/heartbeat", view_func=ingest.post_heartbeat, methods=["POST"])
+bp.add_url_rule("/presses", view_func=reads.get_presses, methods=["GET"])
+bp.add_url_rule("/locations", view_func=reads.get_locations, methods=["GET"])
+bp.add_url_rule("/locations/<slug>/hourly", view_func=reads.get_hourly, methods=["GET"])
+
+DEVICE_ENDPOINTS = {"api.post_presses", "api.post_heartbeat"}

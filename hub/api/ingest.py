@@ -1,0 +1,53 @@
+"""POST /api/v1/presses and /api/v1/heartbeat: checks in the contract's order, then store.
+
+Order: credentials, permission, media type, size, content.
+"""
+
+import json
+
+from flask import current_app, jsonify, request
+
+from hub import ingest, payloads
+from hub.auth import require_device
+from hub.db import get_db, hub_now
+from hub.errors import ApiError, too_large
+from hub.times import format_utc
+
+
+def post_presses():
+    device = require_device()
+    body = read_json_body()
+    batch = payloads.parse_press_batch(body, device.name, current_app.config["MAX_PRESSES"])
+    inserted, duplicates = ingest.accept_batch(get_db(), batch, hub_now())
+    return jsonify(inserted=inserted, duplicates=duplicates)
+
+
+def post_heartbeat():
+    device = require_device()
+    beat = payloads.parse_heartbeat(read_json_body(), device.name)
+    now = hub_now()
+    ingest.accept_heartbeat(get_db(), beat, now)
+    return jsonify(server_time=format_utc(now))
+
+
+def read_json_body():
+    """The request body as JSON: 415 unless application/json, 413 over the size limit,
+    400 invalid_json for anything that is not UTF-8 JSON (NaN, huge numbers, deep nesting)."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(f"body: at most {limit} bytes, got {request.content_length}")
+    data = request.get_data(cache=False)  # also stops a chunked body at the limit
+    if len(data) > limit:
+        raise too_large(f"body: at most {limit} bytes")
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_no_constants)
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_json", "body: not UTF-8") from None
+    except (ValueError, RecursionError) as error:
+        raise ApiError(400, "invalid_json", f"body: not valid JSON ({error})") from None
+
+
+def _no_constants(name):
+    raise ValueError(f"{name} is not JSON")

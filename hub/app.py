@@ -1,0 +1,72 @@
+"""The Flask application factory: `create_app()` (gunicorn: `hub.app:create_app()`).
+
+Configuration comes from HUB_-prefixed environment variables (HUB_DATABASE, ...), then from
+*test_config*. The secret key is the one `hub init-db` generated and stored in the database.
+"""
+
+import logging
+import sqlite3
+
+from flask import Flask, request
+
+from hub import api, ops
+from hub.db import close_db, get_db
+from hub.errors import error_response, register_error_handlers
+from hub.store import Database, NotInitialised, registry
+from hub.store import ingest as store_ingest
+from hub.times import system_clock
+
+log = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "DATABASE": "hub.db",
+    "MAX_CONTENT_LENGTH": 1024 * 1024,  # 1 MiB, the contract's limit for a batch
+    "MAX_PRESSES": 1000,
+    "SILENT_AFTER_S": 15 * 60,
+    "CLOCK": system_clock,  # tests put a fake clock here
+    "SECRET_KEY": None,
+}
+
+
+def create_app(test_config=None):
+    app = Flask(__name__)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("HUB")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _stored_secret_key(app.config["DATABASE"])
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(ops.bp)
+    register_error_handlers(app, on_api_error=_count_rejection)
+    app.register_error_handler(NotInitialised, _not_initialised)
+    app.teardown_appcontext(close_db)
+    return app
+
+
+def _stored_secret_key(path):
+    try:
+        db = Database.open_existing(path)
+    except (NotInitialised, sqlite3.Error) as error:
+        log.warning("no secret key, so no sessions: %s", error)
+        return None
+    try:
+        return registry.secret_key(db)
+    finally:
+        db.close()
+
+
+def _not_initialised(error):
+    log.error("%s", error)
+    return error_response(503, "unavailable", "the hub's database is not initialised")
+
+
+def _count_rejection(code):
+    """Count refused device requests by code, in the database so all workers add up."""
+    if request.endpoint not in api.DEVICE_ENDPOINTS:
+        return
+    try:
+        store_ingest.count(get_db(), "rejected:" + code)
+    except (sqlite3.Error, NotInitialised) as error:
+        log.warning("could not count a rejected request (%s): %s", code, error)

@@ -1,0 +1,61 @@
+"""For the people and programs that keep the hub running: /healthz and /metrics."""
+
+import logging
+import sqlite3
+from datetime import timedelta
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from hub.db import get_db, hub_now
+from hub.errors import error_response
+from hub.store import NotInitialised, reads
+from hub.times import format_utc
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("ops", __name__)
+
+REJECTION_CODES = ("unauthorized", "forbidden", "unsupported_media_type", "too_large",
+                   "invalid_json", "invalid_field", "not_found", "method_not_allowed",
+                   "internal_error")
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        ok = reads.ping(get_db())
+    except (sqlite3.Error, NotInitialised) as error:
+        log.warning("health check failed: %s", error)
+        ok = False
+    if not ok:
+        return error_response(503, "unavailable", "the database does not answer")
+    return jsonify(status="ok")
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus text. Counters live in the database, so every gunicorn worker agrees."""
+    db = get_db()
+    counters = reads.counters(db)
+    silent_after = timedelta(seconds=current_app.config["SILENT_AFTER_S"])
+    silent = reads.silent_devices(db, format_utc(hub_now() - silent_after))
+    lines = [
+        "# HELP hub_presses_ingested_total Presses stored (duplicates not counted).",
+        "# TYPE hub_presses_ingested_total counter",
+        f"hub_presses_ingested_total {counters.get('presses_ingested', 0)}",
+        "# HELP hub_presses_duplicate_total Presses received again and not stored twice.",
+        "# TYPE hub_presses_duplicate_total counter",
+        f"hub_presses_duplicate_total {counters.get('presses_duplicate', 0)}",
+        "# HELP hub_requests_rejected_total Device requests refused, by error code.",
+        "# TYPE hub_requests_rejected_total counter",
+    ]
+    for code in REJECTION_CODES:
+        lines.append(
+            f'hub_requests_rejected_total{{reason="{code}"}} {counters.get("rejected:" + code, 0)}'
+        )
+    lines += [
+        "# HELP hub_devices_silent Devices (not revoked) not heard from for SILENT_AFTER_S.",
+        "# TYPE hub_devices_silent gauge",
+        f"hub_devices_silent {silent}",
+    ]
+    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

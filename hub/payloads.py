@@ -1,0 +1,176 @@
+"""What kiosks send, checked field by field; every refusal names the field it is about."""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from hub.errors import forbidden, invalid_field, too_large
+from hub.times import parse_timestamp
+
+MAX_PRESSES = 1000
+MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER
+
+_DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+_BOOT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}", re.ASCII)
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII | re.I)
+
+TIMESTAMP = "an RFC 3339 timestamp with a zone, years 1900-9998"
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    seq: int
+    id: str
+    mood: int
+    pressed_at: datetime
+    boot_id: str
+    uptime_ms: int
+    clock_synced: bool
+    misuse: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PressBatch:
+    device_id: str
+    boot_id: str
+    uptime_ms: int
+    presses: list
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    device_id: str
+    boot_id: str
+    uptime_ms: int
+    sent_at: datetime
+    queued: int | None
+    oldest_queued_at: datetime | None
+    clock_synced: bool | None
+    version: str | None
+
+
+_MISSING = object()
+
+
+def _get(obj, key, where):
+    value = obj.get(key, _MISSING)
+    return value, f"{where}.{key}" if where else key
+
+
+def _integer(obj, key, low, where="", nullable=False):
+    value, field = _get(obj, key, where)
+    if nullable and value in (None, _MISSING):
+        return None
+    # bool is an int in Python, not in JSON.
+    if type(value) is not int or not low <= value <= MAX_INTEGER:
+        raise invalid_field(field, f"an integer {low} or more", value, value is _MISSING)
+    return value
+
+
+def _pattern(obj, key, pattern, expected, where=""):
+    value, field = _get(obj, key, where)
+    if type(value) is not str or not pattern.fullmatch(value):
+        raise invalid_field(field, expected, value, value is _MISSING)
+    return value
+
+
+def _boolean(obj, key, where="", nullable=False):
+    value, field = _get(obj, key, where)
+    if nullable and value in (None, _MISSING):
+        return None
+    if type(value) is not bool:
+        raise invalid_field(field, "true or false", value, value is _MISSING)
+    return value
+
+
+def _timestamp(obj, key, where="", nullable=False):
+    value, field = _get(obj, key, where)
+    if nullable and value in (None, _MISSING):
+        return None
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        raise invalid_field(field, TIMESTAMP, value, value is _MISSING)
+    return parsed
+
+
+def _text(obj, key, where="", nullable=False, longest=100):
+    value, field = _get(obj, key, where)
+    if nullable and value in (None, _MISSING):
+        return None
+    if type(value) is not str or not 0 < len(value) <= longest or not value.isprintable():
+        raise invalid_field(field, f"printable text of 1-{longest} characters", value,
+                            value is _MISSING)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a \\ud800 escape
+        raise invalid_field(field, "valid Unicode text", value) from None
+    return value
+
+
+def _object(value, field):
+    if type(value) is not dict:
+        raise invalid_field(field, "a JSON object", value, value is _MISSING)
+    return value
+
+
+def _claimed_device(body, device_id):
+    """The body's device_id; a different device's id is a 403 before any other field."""
+    body = _object(body, "body")
+    claimed = body.get("device_id")
+    if type(claimed) is str and claimed != device_id:
+        raise forbidden(f"device_id {claimed!r} is not the device this token belongs to")
+    _pattern(body, "device_id", _DEVICE_ID, "a device id")
+    return body
+
+
+def parse_press_batch(body, device_id, max_presses=MAX_PRESSES):
+    """A PressBatch from a decoded JSON body sent with *device_id*'s token."""
+    body = _claimed_device(body, device_id)
+    presses = body.get("presses", _MISSING)
+    if type(presses) is list and len(presses) > max_presses:
+        raise too_large(f"presses: at most {max_presses} per batch, got {len(presses)}")
+    boot_id = _pattern(body, "boot_id", _BOOT_ID, "a boot id")
+    uptime_ms = _integer(body, "uptime_ms", 0)
+    if type(presses) is not list:
+        raise invalid_field("presses", "a list of presses", presses, presses is _MISSING)
+    parsed = []
+    first_index = {}
+    for i, raw in enumerate(presses):
+        where = f"presses[{i}]"
+        raw = _object(raw, where)
+        seq = _integer(raw, "seq", 1, where)
+        if seq in first_index:
+            raise invalid_field(
+                f"{where}.seq", f"a seq not already in this batch (presses[{first_index[seq]}])",
+                seq,
+            )
+        first_index[seq] = i
+        mood = raw.get("mood", _MISSING)
+        if type(mood) is not int or not 1 <= mood <= 4:
+            raise invalid_field(f"{where}.mood", "an integer 1-4", mood, mood is _MISSING)
+        parsed.append(Press(
+            seq=seq,
+            id=_pattern(raw, "id", _UUID, "a UUID", where).lower(),
+            mood=mood,
+            pressed_at=_timestamp(raw, "pressed_at", where),
+            boot_id=_pattern(raw, "boot_id", _BOOT_ID, "a boot id", where),
+            uptime_ms=_integer(raw, "uptime_ms", 0, where),
+            clock_synced=_boolean(raw, "clock_synced", where),
+            misuse=_boolean(raw, "misuse", where),
+        ))
+    return PressBatch(device_id, boot_id, uptime_ms, parsed)
+
+
+def parse_heartbeat(body, device_id):
+    """A Heartbeat from a decoded JSON body sent with *device_id*'s token."""
+    body = _claimed_device(body, device_id)
+    return Heartbeat(
+        device_id=device_id,
+        boot_id=_pattern(body, "boot_id", _BOOT_ID, "a boot id"),
+        uptime_ms=_integer(body, "uptime_ms", 0),
+        sent_at=_timestamp(body, "sent_at"),
+        queued=_integer(body, "queued", 0, nullable=True),
+        oldest_queued_at=_timestamp(body, "oldest_queued_at", nullable=True),
+        clock_synced=_boolean(body, "clock_synced", nullable=True),
+        version=_text(body, "version", nullable=True),
+    )

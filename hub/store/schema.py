@@ -1,0 +1,111 @@
+"""The hub's schema as ordered migrations: never edit one that has shipped, append a new one.
+
+Timestamps are text `YYYY-MM-DDTHH:MM:SS.fffZ` (UTC, fixed width, so they sort as text).
+"""
+
+INITIAL = [
+    """CREATE TABLE schema_migrations (
+        version INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        applied_at TEXT NOT NULL
+    ) STRICT""",
+    """CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT""",
+    # Named counters for /metrics, shared by every gunicorn worker.
+    """CREATE TABLE counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL DEFAULT 0
+    ) STRICT""",
+    """CREATE TABLE locations (
+        id INTEGER PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        opening_hours TEXT,
+        location_group TEXT,
+        created_at TEXT NOT NULL
+    ) STRICT""",
+    """CREATE TABLE devices (
+        device_id TEXT PRIMARY KEY,
+        location_id INTEGER NOT NULL REFERENCES locations (id),
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    ) STRICT""",
+    # Where each device has been: a press belongs to the location of its time, not today's.
+    """CREATE TABLE device_locations (
+        device_id TEXT NOT NULL REFERENCES devices (device_id),
+        location_id INTEGER NOT NULL REFERENCES locations (id),
+        since TEXT NOT NULL,
+        PRIMARY KEY (device_id, since)
+    ) STRICT""",
+    """CREATE TABLE presses (
+        device_id TEXT NOT NULL REFERENCES devices (device_id),
+        seq INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        mood INTEGER NOT NULL CHECK (mood BETWEEN 1 AND 4),
+        pressed_at TEXT NOT NULL,
+        device_pressed_at TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        time_source TEXT NOT NULL CHECK (time_source IN ('device', 'uptime', 'uncertain')),
+        misuse INTEGER NOT NULL CHECK (misuse IN (0, 1)),
+        location_id INTEGER NOT NULL REFERENCES locations (id),
+        boot_id TEXT NOT NULL,
+        uptime_ms INTEGER NOT NULL,
+        clock_synced INTEGER NOT NULL CHECK (clock_synced IN (0, 1)),
+        UNIQUE (device_id, seq)
+    ) STRICT""",
+    """CREATE INDEX presses_by_location_time
+        ON presses (location_id, pressed_at, device_id, seq)""",
+    """CREATE TABLE device_state (
+        device_id TEXT PRIMARY KEY REFERENCES devices (device_id),
+        last_seen_at TEXT,
+        last_heartbeat_at TEXT,
+        last_batch_at TEXT,
+        boot_id TEXT,
+        uptime_ms INTEGER,
+        sent_at TEXT,
+        clock_skew_ms INTEGER,
+        queued INTEGER,
+        oldest_queued_at TEXT,
+        clock_synced INTEGER,
+        version TEXT
+    ) STRICT""",
+    """CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+        created_at TEXT NOT NULL
+    ) STRICT""",
+    """CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id),
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    ) STRICT""",
+    # Counts per location and local clock hour, keyed by the UTC instant the local hour
+    # starts; n1-n4 count presses of moods 1-4, m1-m4 the misuse presses.
+    """CREATE TABLE rollups (
+        location_id INTEGER NOT NULL REFERENCES locations (id),
+        hour_start_utc TEXT NOT NULL,
+        hour_start_local TEXT NOT NULL,
+        n1 INTEGER NOT NULL DEFAULT 0,
+        n2 INTEGER NOT NULL DEFAULT 0,
+        n3 INTEGER NOT NULL DEFAULT 0,
+        n4 INTEGER NOT NULL DEFAULT 0,
+        m1 INTEGER NOT NULL DEFAULT 0,
+        m2 INTEGER NOT NULL DEFAULT 0,
+        m3 INTEGER NOT NULL DEFAULT 0,
+        m4 INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (location_id, hour_start_utc)
+    ) STRICT, WITHOUT ROWID""",
+]
+
+# (name, statements), applied in order; the schema version is how many have been applied.
+MIGRATIONS = [
+    ("initial schema", INITIAL),
+]

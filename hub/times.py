@@ -1,0 +1,108 @@
+"""Time on the hub: RFC 3339 in and out, where a press is placed, and local clock hours.
+
+All arithmetic between zones goes through zoneinfo; no fixed offsets are ever added.
+"""
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d{1,9})?([Zz]|[+-]\d\d:\d\d)", re.ASCII
+)
+_DATE = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
+
+# Timestamps outside these years are refused: they cannot be converted between zones safely.
+FIRST_YEAR = 1900
+LAST_YEAR = 9998
+
+# Rule 1 of the contract: a synchronised device clock is trusted inside this window.
+TRUSTED_SINCE = datetime(2020, 1, 1, tzinfo=UTC)
+TRUSTED_AHEAD = timedelta(minutes=5)
+
+
+def system_clock():
+    """The hub's own clock: an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def parse_timestamp(text):
+    """An RFC 3339 timestamp with a zone (`2026-11-22T10:15:03.120Z`) as aware UTC, or None."""
+    if not isinstance(text, str) or not _RFC3339.fullmatch(text):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.upper()).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        return None
+    return parsed
+
+
+def parse_date(text):
+    """A calendar date `YYYY-MM-DD`, or None."""
+    if not isinstance(text, str) or not _DATE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def format_utc(instant):
+    """`2026-11-22T10:15:03.120Z`: fixed width, so stored timestamps sort as text."""
+    return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def zone(name):
+    """The ZoneInfo for an IANA name, or None if there is no such zone."""
+    if not isinstance(name, str) or not name or name.startswith(("/", ".")) or ".." in name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def place_in_time(press, boot_id, uptime_ms, received):
+    """Where a press goes on the hub's time line: (placed UTC datetime, time_source).
+
+    Rules 1-3 of the contract. A press whose uptime is later than the batch's (a kiosk bug)
+    or whose uptime placement falls outside the supported years is "uncertain", not refused.
+    """
+    pressed_at = press.pressed_at
+    if press.clock_synced and TRUSTED_SINCE <= pressed_at <= received + TRUSTED_AHEAD:
+        return pressed_at, "device"
+    if press.boot_id == boot_id and press.uptime_ms <= uptime_ms:
+        try:
+            placed = received - timedelta(milliseconds=uptime_ms - press.uptime_ms)
+        except OverflowError:
+            placed = None
+        if placed is not None and placed.year >= FIRST_YEAR:
+            return placed, "uptime"
+    return pressed_at, "uncertain"
+
+
+def local_hour(instant, tz):
+    """The local clock hour holding *instant*: (UTC key, local start with its offset).
+
+    The key is the UTC instant at which that local hour starts, so the repeated hour of a
+    DST fall-back day gives two keys and a :30 zone's hour starts at :30 UTC.
+    """
+    start = instant.astimezone(tz).replace(minute=0, second=0, microsecond=0)
+    return hour_key(start), start.isoformat()
+
+
+def hour_key(instant):
+    """`2026-10-25T00:00:00Z`: the text form of a rollup's hour key."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local_day_start(day, tz):
+    """The UTC instant at which local *day* starts in *tz*."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def local_days(first, last, tz):
+    """The UTC half-open interval [start, end) covering local dates *first*..*last* inclusive."""
+    return local_day_start(first, tz), local_day_start(last + timedelta(days=1), tz)
