@@ -10,7 +10,7 @@ from hub.times import parse_timestamp
 MAX_PRESSES = 1000
 MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER
 
-_DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 _BOOT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}", re.ASCII)
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII | re.I)
 
@@ -119,7 +119,7 @@ def _claimed_device(body, device_id):
     claimed = body.get("device_id")
     if type(claimed) is str and claimed != device_id:
         raise forbidden(f"device_id {claimed!r} is not the device this token belongs to")
-    _pattern(body, "device_id", _DEVICE_ID, "a device id")
+    _pattern(body, "device_id", DEVICE_ID, "a device id")
     return body
 
 

@@ -68,6 +68,14 @@ class Database:
     def pragma(self, name):
         return self.conn.execute(f"PRAGMA {name}").fetchone()[0]
 
+    def backup(self, path):
+        """Copy the whole database to *path* with SQLite's online backup (safe while in use)."""
+        target = sqlite3.connect(path)
+        try:
+            self.conn.backup(target)
+        finally:
+            target.close()
+
     @contextmanager
     def atomic(self):
         """One write transaction, taking the write lock at its start (BEGIN IMMEDIATE)."""

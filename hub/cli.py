@@ -1,0 +1,414 @@
+"""The `hub` command: thin commands over the library. Errors a user can fix are one line."""
+
+import json
+import re
+import sqlite3
+import sys
+from pathlib import Path
+
+import click
+
+from hub import backup as backups
+from hub import reports
+from hub.csvout import csv_lines
+from hub.errors import ApiError
+from hub.hours import BadHours, OpeningHours
+from hub.payloads import DEVICE_ID
+from hub.store import Conflict, Database, NotInitialised, ingest, registry
+from hub.times import format_utc, system_clock, zone
+
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}", re.ASCII)
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", re.ASCII)
+MIN_PASSWORD = 8
+
+
+class HubGroup(click.Group):
+    """A click group whose errors are one line on stderr, never a traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.ClickException as error:
+            click.echo(f"Error: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (Conflict, NotInitialised, BadHours) as error:
+            raise click.ClickException(str(error)) from None
+        except ApiError as error:
+            raise click.ClickException(error.message) from None
+        except sqlite3.Error as error:
+            raise click.ClickException(f"{ctx.obj.path}: {error}") from None
+
+
+class Hub:
+    """What every command gets: the database path and the clock."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def open(self):
+        return Database.open_existing(self.path)
+
+    def now(self):
+        return system_clock()
+
+
+pass_hub = click.make_pass_decorator(Hub)
+
+
+@click.group(cls=HubGroup)
+@click.option("--db", "path", envvar="HUB_DATABASE", default="hub.db", show_default=True,
+              metavar="PATH", help="The hub database (else $HUB_DATABASE).")
+@click.version_option(package_name="kiosk-hub")
+@click.pass_context
+def cli(ctx, path):
+    """The hub of the feedback kiosks: database, devices, users and the web server.
+
+    \b
+    Example:
+        hub --db /var/lib/kiosk-hub/hub.db init-db
+    """
+    ctx.obj = Hub(path)
+
+
+def main():
+    cli(prog_name="hub")
+
+
+@cli.command("init-db")
+@pass_hub
+def init_db(hub):
+    """Create the database, or bring it up to date (safe to run again).
+
+    \b
+    Example:
+        hub --db hub.db init-db
+    """
+    db = Database(hub.path)
+    try:
+        applied = db.migrate(format_utc(hub.now()))
+        registry.ensure_secret_key(db)
+        version = db.schema_version()
+    finally:
+        db.close()
+    what = f"applied {', '.join(applied)}" if applied else "already up to date"
+    click.echo(f"{hub.path}: schema version {version} ({what})")
+
+
+# Locations
+
+
+@cli.group()
+def location():
+    """Places where kiosks stand.
+
+    \b
+    Example:
+        hub location add ams-security --name "Amsterdam security" --timezone Europe/Amsterdam
+    """
+
+
+@location.command("add")
+@click.argument("slug")
+@click.option("--name", required=True, help="Name shown to operators.")
+@click.option("--timezone", "timezone", required=True, metavar="IANA_TZ",
+              help="The location's time zone, e.g. Europe/Amsterdam.")
+@click.option("--hours", help='Opening hours, e.g. "mon-fri 07:00-22:00; sat 09:00-17:00".')
+@click.option("--group", help="An optional group name (a terminal, a building).")
+@pass_hub
+def location_add(hub, slug, name, timezone, hours, group):
+    """Add a location.
+
+    \b
+    Example:
+        hub location add ams-security --name "Schiphol security" --timezone Europe/Amsterdam \\
+            --hours "mon-fri 07:00-22:00; sat 09:00-17:00"
+    """
+    if not SLUG.fullmatch(slug):
+        raise click.BadParameter("expected lowercase letters, digits and -", param_hint="SLUG")
+    if zone(timezone) is None:
+        raise click.BadParameter(f"{timezone!r} is not an IANA time zone (like Europe/Amsterdam)",
+                                 param_hint="--timezone")
+    if hours is not None:
+        try:
+            OpeningHours.parse(hours)
+        except BadHours as error:
+            raise click.BadParameter(str(error), param_hint="--hours") from None
+    registry.add_location(hub.open(), slug, name, timezone, hours, format_utc(hub.now()), group)
+    click.echo(f"added location {slug} ({timezone})")
+
+
+@location.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON list instead of a table.")
+@pass_hub
+def location_list(hub, as_json):
+    """List locations.
+
+    \b
+    Example:
+        hub location list --json
+    """
+    rows = [dict(row) for row in registry.locations(hub.open())]
+    for row in rows:
+        del row["id"]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['slug']}\t{row['timezone']}\t{row['name']}\t{row['opening_hours'] or ''}")
+
+
+# Devices
+
+
+@cli.group()
+def device():
+    """Kiosks and their tokens.
+
+    \b
+    Example:
+        hub device add ams-security-03 --location ams-security > token
+    """
+
+
+def _device_id(value):
+    if not DEVICE_ID.fullmatch(value):
+        raise click.BadParameter("expected letters, digits, '.', '_' and '-' (at most 64)",
+                                 param_hint="DEVICE_ID")
+    return value
+
+
+@device.command("add")
+@click.argument("device_id")
+@click.option("--location", "slug", required=True, help="Where the kiosk stands.")
+@pass_hub
+def device_add(hub, device_id, slug):
+    """Register a kiosk; print its token, alone, on stdout (shown only this once).
+
+    \b
+    Example:
+        hub device add ams-security-03 --location ams-security > ams-security-03.token
+    """
+    token = registry.add_device(hub.open(), _device_id(device_id), slug, format_utc(hub.now()))
+    click.echo(token)
+
+
+@device.command("move")
+@click.argument("device_id")
+@click.option("--location", "slug", required=True, help="Where the kiosk stands now.")
+@pass_hub
+def device_move(hub, device_id, slug):
+    """Move a kiosk: its presses from now on count for the new location, earlier ones stay.
+
+    \b
+    Example:
+        hub device move ams-security-03 --location ams-gate-d
+    """
+    registry.move_device(hub.open(), device_id, slug, format_utc(hub.now()))
+    click.echo(f"moved {device_id} to {slug}")
+
+
+@device.command("revoke")
+@click.argument("device_id")
+@pass_hub
+def device_revoke(hub, device_id):
+    """Revoke a kiosk's token: its requests get 401 from now on. Its presses stay.
+
+    \b
+    Example:
+        hub device revoke ams-security-03
+    """
+    registry.revoke_device(hub.open(), device_id, format_utc(hub.now()))
+    click.echo(f"revoked {device_id}")
+
+
+@device.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON list instead of a table.")
+@pass_hub
+def device_list(hub, as_json):
+    """List kiosks: location, last seen, queue, clock.
+
+    \b
+    Example:
+        hub device list --json
+    """
+    rows = [dict(row) for row in registry.devices(hub.open())]
+    for row in rows:
+        row["clock_synced"] = None if row["clock_synced"] is None else bool(row["clock_synced"])
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+        click.echo(f"{row['device_id']}\t{row['location']}\t{state}\t"
+                   f"last seen {row['last_seen_at'] or 'never'}\tqueued {row['queued'] or 0}")
+
+
+# Users and tokens
+
+
+@cli.group()
+def user():
+    """Operators who read the dashboard and the API.
+
+    \b
+    Example:
+        hub user add alice --admin
+    """
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.option("--admin", is_flag=True, help="May administer the hub (default: viewer).")
+@pass_hub
+def user_add(hub, username, password_stdin, admin):
+    """Add an operator; the password comes from a prompt or stdin.
+
+    \b
+    Example:
+        printf '%s\\n' "$PASSWORD" | hub user add alice --admin --password-stdin
+    """
+    if not USERNAME.fullmatch(username):
+        raise click.BadParameter("expected letters, digits, '.', '_', '@' and '-'",
+                                 param_hint="USERNAME")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD:
+        raise click.ClickException(f"the password needs at least {MIN_PASSWORD} characters")
+    role = "admin" if admin else "viewer"
+    registry.add_user(hub.open(), username, password, role, format_utc(hub.now()))
+    click.echo(f"added {role} {username}", err=True)
+
+
+@cli.group("api-token")
+def api_token():
+    """Tokens for scripts that read the API.
+
+    \b
+    Example:
+        hub api-token add alice > alice.token
+    """
+
+
+@api_token.command("add")
+@click.argument("username")
+@pass_hub
+def api_token_add(hub, username):
+    """Create a read-API token for a user; print it, alone, on stdout (shown only once).
+
+    \b
+    Example:
+        TOKEN=$(hub api-token add alice)
+        curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/api/v1/locations
+    """
+    click.echo(registry.add_api_token(hub.open(), username, format_utc(hub.now())))
+
+
+# Running and data
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn worker processes.")
+@pass_hub
+def serve(hub, host, port, workers):
+    """Run the hub's web server (gunicorn). SIGTERM stops it gracefully.
+
+    \b
+    Example:
+        hub --db /var/lib/kiosk-hub/hub.db serve --host 0.0.0.0 --port 8000 --workers 2
+    """
+    from hub.serve import HubServer
+
+    hub.open().close()  # a missing or old database is a one-line error, not 503s later
+    HubServer(Path(hub.path).resolve(), host, port, workers).run()
+
+
+@cli.command()
+@click.option("--location", "slug", required=True, help="The location's slug.")
+@click.option("--from", "first", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="First local date, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="Last local date, YYYY-MM-DD (inclusive).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+              show_default=True)
+@click.option("--include-misuse", is_flag=True, help="Include presses flagged as misuse.")
+@pass_hub
+def export(hub, slug, first, last, fmt, include_misuse):
+    """Write a location's raw presses to stdout, in placed-time order.
+
+    \b
+    Example:
+        hub export --location ams-security --from 2026-10-01 --to 2026-10-31 > october.csv
+    """
+    db = hub.open()
+    query = reports.press_query(db, slug, first.date(), last.date(),
+                                include_misuse=include_misuse)
+    rows = reports.all_presses(db, query)
+    out = click.get_text_stream("stdout")
+    if fmt == "csv":
+        out.writelines(csv_lines(reports.PRESS_COLUMNS, reports.press_csv_rows(rows)))
+        return
+    out.write("[")
+    for n, row in enumerate(rows):
+        out.write(("," if n else "") + "\n" + json.dumps(row))
+    out.write("\n]\n")
+
+
+@cli.command("rebuild-rollups")
+@pass_hub
+def rebuild_rollups(hub):
+    """Recompute the hourly counts from the raw presses (after a time zone change, say).
+
+    \b
+    Example:
+        hub rebuild-rollups
+    """
+    presses, hours = ingest.rebuild_rollups(hub.open())
+    click.echo(f"rebuilt {hours} hourly rollups from {presses} presses")
+
+
+@cli.command()
+@click.argument("dest", type=click.Path(path_type=Path))
+@click.option("--keep", type=click.IntRange(1), help="Keep only the newest N backups in DEST.")
+@pass_hub
+def backup(hub, dest, keep):
+    """Copy the database, safely while the hub runs. DEST is a directory (gets
+    hub-YYYYmmddTHHMMSSZ.db, created if missing) or a file path ending in .db.
+
+    \b
+    Example:
+        hub --db /var/lib/kiosk-hub/hub.db backup /var/lib/kiosk-hub/backups --keep 14
+    """
+    try:
+        written, removed = backups.backup(hub.open(), dest, hub.now(), keep)
+    except (ValueError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(str(written))
+    for path in removed:
+        click.echo(f"removed {path}", err=True)
+
+
+@cli.command()
+def demo():
+    """Seed a demo database and run simulated kiosks (not built yet).
+
+    \b
+    Example:
+        hub demo
+    """
+    raise click.ClickException("hub demo is not built yet")
