@@ -359,7 +359,7 @@ def export(hub, slug, first, last, fmt, include_misuse):
     query = reports.press_query(db, slug, first.date(), last.date(),
                                 include_misuse=include_misuse)
     rows = reports.all_presses(db, query)
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if fmt == "csv":
         out.writelines(csv_lines(reports.PRESS_COLUMNS, reports.press_csv_rows(rows)))
         return

@@ -21,12 +21,16 @@ class HubServer(BaseApplication):
             "graceful_timeout": 10,
             "proc_name": "hub",
             "errorlog": "-",
+            # gunicorn >= 24 opens a control socket in $HOME; two hubs (or a hardened
+            # systemd unit) would trip over it, and nothing here uses it.
+            "control_socket_disable": True,
         }
         super().__init__()
 
     def load_config(self):
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # settings newer than the installed gunicorn are skipped
+                self.cfg.set(key, value)
 
     def load(self):
         return create_app()

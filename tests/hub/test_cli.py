@@ -1,0 +1,195 @@
+"""The `hub` command line: what an administrator types, and the one-line errors they get."""
+
+import json
+import sqlite3
+
+import pytest
+
+from hub.cli import cli
+from tests.hub.helpers import press, send
+
+
+def one_line_error(result, code=None):
+    assert result.exit_code == (code if code is not None else result.exit_code) != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
+    return result.stderr
+
+
+@pytest.fixture
+def ams(hub_cli):
+    result = hub_cli("location", "add", "ams", "--name", "Schiphol security",
+                     "--timezone", "Europe/Amsterdam", "--hours", "mon-fri 07:00-22:00")
+    assert result.exit_code == 0, result.stderr
+    return "ams"
+
+
+def test_init_db_creates_and_is_idempotent(runner, tmp_path):
+    path = tmp_path / "new.db"
+    first = runner.invoke(cli, ["--db", str(path), "init-db"])
+    assert first.exit_code == 0 and "schema version 1" in first.stdout
+    again = runner.invoke(cli, ["--db", str(path), "init-db"])
+    assert again.exit_code == 0 and "already up to date" in again.stdout
+
+
+def test_the_database_comes_from_the_environment(runner, tmp_path):
+    path = tmp_path / "env.db"
+    assert runner.invoke(cli, ["init-db"], env={"HUB_DATABASE": str(path)}).exit_code == 0
+    assert path.is_file()
+
+
+def test_a_missing_database_is_a_one_line_error(runner, tmp_path):
+    result = runner.invoke(cli, ["--db", str(tmp_path / "none.db"), "device", "list"])
+    assert "hub init-db" in one_line_error(result, 1)
+
+
+@pytest.mark.parametrize(
+    ("args", "mentions"),
+    [
+        (["--name", "X", "--timezone", "Europe/Amsterdm"], "--timezone"),
+        (["--name", "X", "--timezone", "../../etc/passwd"], "--timezone"),
+        (["--name", "X", "--timezone", "UTC", "--hours", "mon 7-22"], "--hours"),
+        (["--timezone", "UTC"], "--name"),
+    ],
+)
+def test_location_add_checks_its_arguments(hub_cli, args, mentions):
+    assert mentions in one_line_error(hub_cli("location", "add", "x", *args), 2)
+
+
+def test_location_add_refuses_a_bad_slug_and_a_duplicate(hub_cli, ams):
+    one_line_error(hub_cli("location", "add", "Bad Slug", "--name", "X", "--timezone", "UTC"), 2)
+    result = hub_cli("location", "add", "ams", "--name", "X", "--timezone", "UTC")
+    assert "already exists" in one_line_error(result, 1)
+    listed = json.loads(hub_cli("location", "list", "--json").stdout)
+    assert listed == [{"slug": "ams", "name": "Schiphol security",
+                       "timezone": "Europe/Amsterdam", "opening_hours": "mon-fri 07:00-22:00",
+                       "location_group": None}]
+
+
+def test_device_add_prints_the_token_alone_and_it_works(hub_cli, ams, client):
+    result = hub_cli("device", "add", "ams-security-03", "--location", "ams")
+    assert result.exit_code == 0
+    token = result.stdout.strip()
+    assert result.stdout == token + "\n" and len(token) >= 43
+    response = send(client, {"Authorization": f"Bearer {token}"}, [press(1)],
+                    device_id="ams-security-03")
+    assert response.json == {"inserted": 1, "duplicates": 0}
+    (device,) = json.loads(hub_cli("device", "list", "--json").stdout)
+    assert device["device_id"] == "ams-security-03" and device["location"] == "ams"
+    assert device["last_seen_at"] == "2026-11-22T12:00:00.000Z"
+
+
+def test_device_errors(hub_cli, ams):
+    assert "no location" in one_line_error(hub_cli("device", "add", "k", "--location", "x"), 1)
+    one_line_error(hub_cli("device", "add", "-k", "--location", "ams"), 2)
+    hub_cli("device", "add", "k", "--location", "ams")
+    assert "already exists" in one_line_error(hub_cli("device", "add", "k", "--location", "ams"))
+    assert "no device" in one_line_error(hub_cli("device", "revoke", "nope"), 1)
+    assert "no device" in one_line_error(hub_cli("device", "move", "nope", "--location", "ams"))
+
+
+def test_device_move_and_revoke(hub_cli, ams, client, db):
+    hub_cli("location", "add", "kol", "--name", "K", "--timezone", "Asia/Kolkata")
+    token = hub_cli("device", "add", "k", "--location", "ams").stdout.strip()
+    assert hub_cli("device", "move", "k", "--location", "kol").exit_code == 0
+    assert "k\tkol\tactive" in hub_cli("device", "list").stdout
+    assert db.row("SELECT count(*) FROM device_locations WHERE device_id = 'k'")[0] == 2
+    assert hub_cli("device", "revoke", "k").exit_code == 0
+    response = send(client, {"Authorization": f"Bearer {token}"}, [press(1)], device_id="k")
+    assert response.status_code == 401
+    assert "revoked" in hub_cli("device", "list").stdout
+
+
+def test_users_and_api_tokens(hub_cli, ams, client, db):
+    result = hub_cli("user", "add", "alice", "--admin", "--password-stdin",
+                     input="a long password\n")
+    assert result.exit_code == 0, result.stderr
+    assert hub_cli("user", "add", "bob", input="another password\nanother password\n"
+                   ).exit_code == 0
+    assert dict(db.rows("SELECT username, role FROM users")) == {"alice": "admin",
+                                                                 "bob": "viewer"}
+    token = hub_cli("api-token", "add", "alice").stdout
+    assert token.count("\n") == 1
+    response = client.get("/api/v1/locations",
+                          headers={"Authorization": f"Bearer {token.strip()}"})
+    assert [loc["slug"] for loc in response.json] == ["ams"]
+
+
+def test_user_errors(hub_cli):
+    assert "8 characters" in one_line_error(
+        hub_cli("user", "add", "carol", "--password-stdin", input="short\n"), 1)
+    hub_cli("user", "add", "carol", "--password-stdin", input="long enough\n")
+    assert "already exists" in one_line_error(
+        hub_cli("user", "add", "carol", "--password-stdin", input="long enough\n"))
+    assert "no user" in one_line_error(hub_cli("api-token", "add", "dave"), 1)
+
+
+def test_export_writes_presses_as_csv_or_json(hub_cli, ams, client):
+    token = hub_cli("device", "add", "k", "--location", "ams").stdout.strip()
+    send(client, {"Authorization": f"Bearer {token}"},
+         [press(1, mood=2), press(2, misuse=True)], device_id="k")
+    args = ["export", "--location", "ams", "--from", "2026-11-22", "--to", "2026-11-22"]
+    lines = hub_cli(*args).stdout.splitlines()
+    assert len(lines) == 2 and lines[1].split(",")[:5] == [
+        "00000000-0000-4000-8000-000000000001", "k", "ams", "1", "2"]
+    rows = json.loads(hub_cli(*args, "--format", "json", "--include-misuse").stdout)
+    assert [(r["seq"], r["misuse"], r["time_source"]) for r in rows] == [
+        (1, False, "device"), (2, True, "device")]
+
+
+def test_export_errors(hub_cli, ams):
+    one_line_error(hub_cli("export", "--location", "ams", "--from", "2026-13-01", "--to",
+                           "2026-12-01"), 2)
+    result = hub_cli("export", "--location", "nowhere", "--from", "2026-11-01", "--to",
+                     "2026-11-02")
+    assert "no location" in one_line_error(result, 1)
+
+
+def test_rebuild_rollups_gives_back_what_ingest_kept(hub_cli, ams, client, db):
+    token = hub_cli("device", "add", "k", "--location", "ams").stdout.strip()
+    send(client, {"Authorization": f"Bearer {token}"},
+         [press(n, mood=1 + n % 4) for n in range(1, 20)], device_id="k")
+    before = [tuple(r) for r in db.rows("SELECT * FROM rollups ORDER BY 1, 2")]
+    db.execute("DELETE FROM rollups")
+    result = hub_cli("rebuild-rollups")
+    assert result.stdout == "rebuilt 1 hourly rollups from 19 presses\n"
+    assert [tuple(r) for r in db.rows("SELECT * FROM rollups ORDER BY 1, 2")] == before
+
+
+def test_backup_into_a_directory_keeps_the_newest(hub_cli, ams, tmp_path):
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    for stamp in ("20240101T000000Z", "20250101T000000Z", "20260101T000000Z"):
+        (backups / f"hub-{stamp}.db").write_bytes(b"old")
+    (backups / "notes.txt").write_text("not a backup")
+    result = hub_cli("backup", str(backups), "--keep", "2")
+    assert result.exit_code == 0, result.stderr
+    written = result.stdout.strip()
+    names = sorted(p.name for p in backups.iterdir())
+    assert names == ["hub-20260101T000000Z.db", written.rsplit("/", 1)[1], "notes.txt"]
+    copy = sqlite3.connect(written)
+    assert copy.execute("SELECT slug FROM locations").fetchall() == [("ams",)]
+    copy.close()
+
+
+def test_backup_to_a_file_and_into_a_new_directory(hub_cli, ams, tmp_path):
+    assert hub_cli("backup", str(tmp_path / "copy.db")).stdout.strip().endswith("copy.db")
+    assert (tmp_path / "copy.db").is_file()
+    result = hub_cli("backup", str(tmp_path / "new" / "dir"), "--keep", "14")
+    assert result.exit_code == 0 and "/new/dir/hub-" in result.stdout
+    assert "--keep" in one_line_error(hub_cli("backup", str(tmp_path / "c.db"), "--keep", "2"))
+
+
+def test_demo_is_not_built_yet(hub_cli):
+    assert "not built yet" in one_line_error(hub_cli("demo"), 1)
+
+
+@pytest.mark.parametrize("command", [
+    [], ["init-db"], ["location", "add"], ["location", "list"], ["device", "add"],
+    ["device", "move"], ["device", "revoke"], ["device", "list"], ["user", "add"],
+    ["api-token", "add"], ["serve"], ["export"], ["rebuild-rollups"], ["backup"], ["demo"],
+])
+def test_every_command_has_help_with_an_example(runner, command):
+    result = runner.invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.stdout
