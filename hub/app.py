@@ -10,7 +10,8 @@ import sqlite3
 from flask import Flask, request
 
 from hub import api, ops
-from hub.db import close_db, get_db
+from hub import db as connections
+from hub.db import get_db
 from hub.errors import error_response, register_error_handlers
 from hub.store import Database, NotInitialised, registry
 from hub.store import ingest as store_ingest
@@ -37,11 +38,11 @@ def create_app(test_config=None):
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _stored_secret_key(app.config["DATABASE"])
 
+    connections.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
     register_error_handlers(app, on_api_error=_count_rejection)
     app.register_error_handler(NotInitialised, _not_initialised)
-    app.teardown_appcontext(close_db)
     return app
 
 

@@ -1,20 +1,56 @@
-"""The database of the current request (flaskr's `get_db`), closed when the request ends."""
+"""The database of the current request (flaskr's `get_db`).
+
+Each thread of a worker keeps its connection open between requests: opening one, and the
+checkpoint SQLite does when the last connection to a database closes, would cost more than
+storing a batch. `close_connections(app)` closes them all (tests, shutdown).
+"""
+
+import threading
 
 from flask import current_app, g
 
 from hub.store import Database
 
 
+class Connections:
+    """One open Database per (thread, path), and the list of them all for closing."""
+
+    def __init__(self):
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.opened = []
+
+    def get(self, path):
+        mine = self.local.__dict__.setdefault("by_path", {})
+        db = mine.get(path)
+        if db is None:
+            db = mine[path] = Database.open_existing(path)
+            with self.lock:
+                self.opened.append(db)
+        elif db.conn.in_transaction:  # never inherit a half-done transaction
+            db.execute("ROLLBACK")
+        return db
+
+    def close_all(self):
+        with self.lock:
+            for db in self.opened:
+                db.close()
+            self.opened.clear()
+        self.local = threading.local()
+
+
+def init_app(app):
+    app.extensions["hub_connections"] = Connections()
+
+
 def get_db():
     if "db" not in g:
-        g.db = Database.open_existing(current_app.config["DATABASE"])
+        g.db = current_app.extensions["hub_connections"].get(current_app.config["DATABASE"])
     return g.db
 
 
-def close_db(exception=None):
-    db = g.pop("db", None)
-    if db is not None:
-        db.close()
+def close_connections(app):
+    app.extensions["hub_connections"].close_all()
 
 
 def hub_now():

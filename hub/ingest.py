@@ -4,17 +4,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hub.store import ingest as store
-from hub.times import place_in_time
+from hub.times import format_utc, place_in_time
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PlacedPress:
     seq: int
     id: str
     mood: int
     placed: datetime
+    placed_text: str  # as stored: `2026-11-22T10:15:03.120Z`
     time_source: str
-    device_pressed_at: datetime
+    device_pressed_at: str  # the device's own pressed_at, as stored text
     misuse: bool
     boot_id: str
     uptime_ms: int
@@ -26,9 +27,10 @@ def accept_batch(db, batch, received):
     placed = []
     for press in batch.presses:
         when, source = place_in_time(press, batch.boot_id, batch.uptime_ms, received)
+        text = press.pressed_at_text if when is press.pressed_at else format_utc(when)
         placed.append(PlacedPress(
-            press.seq, press.id, press.mood, when, source, press.pressed_at, press.misuse,
-            press.boot_id, press.uptime_ms, press.clock_synced,
+            press.seq, press.id, press.mood, when, text, source, press.pressed_at_text,
+            press.misuse, press.boot_id, press.uptime_ms, press.clock_synced,
         ))
     return store.insert_presses(db, batch.device_id, placed, received)
 

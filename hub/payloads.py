@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hub.errors import forbidden, invalid_field, too_large
-from hub.times import parse_timestamp
+from hub.times import canonical_utc, parse_timestamp
 
 MAX_PRESSES = 1000
 MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER
@@ -17,7 +17,7 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 TIMESTAMP = "an RFC 3339 timestamp with a zone, years 1900-9998"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Press:
     seq: int
     id: str
@@ -27,9 +27,10 @@ class Press:
     uptime_ms: int
     clock_synced: bool
     misuse: bool
+    pressed_at_text: str = ""  # pressed_at as stored text, `2026-11-22T10:15:03.120Z`
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PressBatch:
     device_id: str
     boot_id: str
@@ -37,7 +38,7 @@ class PressBatch:
     presses: list
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Heartbeat:
     device_id: str
     boot_id: str
@@ -136,29 +137,61 @@ def parse_press_batch(body, device_id, max_presses=MAX_PRESSES):
     parsed = []
     first_index = {}
     for i, raw in enumerate(presses):
-        where = f"presses[{i}]"
-        raw = _object(raw, where)
-        seq = _integer(raw, "seq", 1, where)
-        if seq in first_index:
+        press = _quick_press(raw, boot_id) or _checked_press(raw, f"presses[{i}]")
+        if press.seq in first_index:
             raise invalid_field(
-                f"{where}.seq", f"a seq not already in this batch (presses[{first_index[seq]}])",
-                seq,
+                f"presses[{i}].seq",
+                f"a seq not already in this batch (presses[{first_index[press.seq]}])",
+                press.seq,
             )
-        first_index[seq] = i
-        mood = raw.get("mood", _MISSING)
-        if type(mood) is not int or not 1 <= mood <= 4:
-            raise invalid_field(f"{where}.mood", "an integer 1-4", mood, mood is _MISSING)
-        parsed.append(Press(
-            seq=seq,
-            id=_pattern(raw, "id", _UUID, "a UUID", where).lower(),
-            mood=mood,
-            pressed_at=_timestamp(raw, "pressed_at", where),
-            boot_id=_pattern(raw, "boot_id", _BOOT_ID, "a boot id", where),
-            uptime_ms=_integer(raw, "uptime_ms", 0, where),
-            clock_synced=_boolean(raw, "clock_synced", where),
-            misuse=_boolean(raw, "misuse", where),
-        ))
+        first_index[press.seq] = i
+        parsed.append(press)
     return PressBatch(device_id, boot_id, uptime_ms, parsed)
+
+
+def _quick_press(raw, boot_id):
+    """The usual, valid press checked in one go (ingest speed); None if anything is off."""
+    if type(raw) is not dict:
+        return None
+    seq, mood, uptime_ms = raw.get("seq"), raw.get("mood"), raw.get("uptime_ms")
+    press_id, press_boot = raw.get("id"), raw.get("boot_id")
+    synced, misuse = raw.get("clock_synced"), raw.get("misuse")
+    if not (
+        type(seq) is int and 0 < seq <= MAX_INTEGER
+        and type(mood) is int and 0 < mood < 5
+        and type(uptime_ms) is int and 0 <= uptime_ms <= MAX_INTEGER
+        and type(synced) is bool and type(misuse) is bool
+        and type(press_id) is str and _UUID.fullmatch(press_id)
+        and type(press_boot) is str and (press_boot == boot_id or _BOOT_ID.fullmatch(press_boot))
+    ):
+        return None
+    text = raw.get("pressed_at")
+    pressed_at = parse_timestamp(text)
+    if pressed_at is None:
+        return None
+    return Press(seq, press_id.lower(), mood, pressed_at, press_boot, uptime_ms, synced, misuse,
+                 canonical_utc(text, pressed_at))
+
+
+def _checked_press(raw, where):
+    """A press checked field by field, so that the error names the first bad field."""
+    raw = _object(raw, where)
+    seq = _integer(raw, "seq", 1, where)
+    mood = raw.get("mood", _MISSING)
+    if type(mood) is not int or not 1 <= mood <= 4:
+        raise invalid_field(f"{where}.mood", "an integer 1-4", mood, mood is _MISSING)
+    pressed_at = _timestamp(raw, "pressed_at", where)
+    return Press(
+        seq=seq,
+        id=_pattern(raw, "id", _UUID, "a UUID", where).lower(),
+        mood=mood,
+        pressed_at=pressed_at,
+        boot_id=_pattern(raw, "boot_id", _BOOT_ID, "a boot id", where),
+        uptime_ms=_integer(raw, "uptime_ms", 0, where),
+        clock_synced=_boolean(raw, "clock_synced", where),
+        misuse=_boolean(raw, "misuse", where),
+        pressed_at_text=canonical_utc(raw["pressed_at"], pressed_at),
+    )
 
 
 def parse_heartbeat(body, device_id):

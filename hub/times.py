@@ -54,6 +54,13 @@ def format_utc(instant):
     return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def canonical_utc(text, parsed):
+    """*text* if it already is what format_utc(parsed) would give (the usual case), else that."""
+    if len(text) == 24 and text[10] == "T" and text[19] == "." and text[23] == "Z":
+        return text
+    return format_utc(parsed)
+
+
 def zone(name):
     """The ZoneInfo for an IANA name, or None if there is no such zone."""
     if not isinstance(name, str) or not name or name.startswith(("/", ".")) or ".." in name:

@@ -3,6 +3,7 @@
 import json
 from bisect import bisect_right
 from collections import defaultdict
+from datetime import timedelta
 
 from hub.times import format_utc, local_hour, parse_timestamp, zone
 
@@ -29,15 +30,31 @@ class RollupCounter:
     def __init__(self, zones):
         self.zones = zones  # location_id -> ZoneInfo
         self.buckets = defaultdict(lambda: [None] + [0] * 8)
+        self.minutes = {}
 
-    def add(self, location_id, placed, mood, misuse):
-        key, local = local_hour(placed, self.zones[location_id])
+    def add(self, location_id, placed, placed_text, mood, misuse):
+        key, local = self._local_hour(location_id, placed, placed_text)
         bucket = self.buckets[(location_id, key)]
         bucket[0] = local
         bucket[mood + (4 if misuse else 0)] += 1
 
+    def _local_hour(self, location_id, placed, placed_text):
+        # Presses come in runs of the same minute; a minute whose first and last instants
+        # fall in the same local hour has all its instants there (hour starts only grow).
+        minute = (location_id, placed_text[:16])
+        hour = self.minutes.get(minute)
+        if hour is None:
+            tz = self.zones[location_id]
+            start = placed.replace(second=0, microsecond=0)
+            first, last = local_hour(start, tz), local_hour(start + _LAST_OF_MINUTE, tz)
+            hour = self.minutes[minute] = first if first == last else False
+        return hour or local_hour(placed, self.zones[location_id])
+
     def rows(self):
         return [(loc, key, *bucket) for (loc, key), bucket in self.buckets.items()]
+
+
+_LAST_OF_MINUTE = timedelta(seconds=59, microseconds=999999)
 
 
 def _zones(db):
@@ -47,8 +64,8 @@ def _zones(db):
 def insert_presses(db, device_id, presses, received_at):
     """Store a batch of placed presses whole or not at all; return (inserted, duplicates).
 
-    *presses* are objects with seq, id, mood, placed (aware UTC), time_source, misuse,
-    device_pressed_at (aware), boot_id, uptime_ms, clock_synced. A (device, seq) already
+    *presses* are objects with seq, id, mood, placed (aware UTC), placed_text, time_source,
+    misuse, device_pressed_at (text), boot_id, uptime_ms, clock_synced. A (device, seq) already
     stored is a duplicate; rollups and counters change only for rows actually inserted.
     """
     received = format_utc(received_at)
@@ -70,12 +87,12 @@ def insert_presses(db, device_id, presses, received_at):
         counter = RollupCounter(_zones(db))
         rows = []
         for p in fresh:
-            placed = format_utc(p.placed)
+            placed = p.placed_text
             # The location the device was at when pressed (history[0] starts at "").
             location_id = history[bisect_right(starts, placed) - 1][1]
-            counter.add(location_id, p.placed, p.mood, p.misuse)
+            counter.add(location_id, p.placed, placed, p.mood, p.misuse)
             rows.append((
-                device_id, p.seq, p.id, p.mood, placed, format_utc(p.device_pressed_at),
+                device_id, p.seq, p.id, p.mood, placed, p.device_pressed_at,
                 received, p.time_source, int(p.misuse), location_id, p.boot_id, p.uptime_ms,
                 int(p.clock_synced),
             ))
@@ -128,7 +145,7 @@ def rebuild_rollups(db):
         presses = 0
         cursor = db.execute("SELECT location_id, pressed_at, mood, misuse FROM presses")
         for location_id, pressed_at, mood, misuse in cursor:
-            counter.add(location_id, parse_timestamp(pressed_at), mood, misuse)
+            counter.add(location_id, parse_timestamp(pressed_at), pressed_at, mood, misuse)
             presses += 1
         db.execute("DELETE FROM rollups")
         rows = counter.rows()

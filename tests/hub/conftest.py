@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from hub.app import create_app
 from hub.cli import cli
+from hub.db import close_connections
 from hub.store import Database, registry
 
 START = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -52,7 +53,9 @@ def db(db_path):
 
 @pytest.fixture
 def app(db_path, clock):
-    return create_app({"DATABASE": str(db_path), "TESTING": True, "CLOCK": clock})
+    app = create_app({"DATABASE": str(db_path), "TESTING": True, "CLOCK": clock})
+    yield app
+    close_connections(app)
 
 
 @pytest.fixture

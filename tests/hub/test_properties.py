@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.app import create_app
+from hub.db import close_connections
 from hub.store import Database, ingest, registry
 from tests.hub.conftest import FakeClock
 from tests.hub.helpers import batch, press
@@ -89,8 +90,8 @@ def test_rollups_equal_a_recount_whatever_the_order_and_repetition(sent):
         for device, (slug, timezone) in DEVICES.items():
             registry.add_location(db, slug, slug, timezone, None, "2026-01-01T00:00:00.000Z")
             tokens[device] = registry.add_device(db, device, slug, "2026-01-01T00:00:00.000Z")
-        client = create_app({"DATABASE": str(path), "TESTING": True,
-                             "CLOCK": FakeClock()}).test_client()
+        app = create_app({"DATABASE": str(path), "TESTING": True, "CLOCK": FakeClock()})
+        client = app.test_client()
         for device, presses, boot, uptime in sent:
             response = client.post(
                 "/api/v1/presses", json=batch(presses, device, boot, uptime),
@@ -104,3 +105,4 @@ def test_rollups_equal_a_recount_whatever_the_order_and_repetition(sent):
         ingest.rebuild_rollups(db)
         assert rollups(db) == maintained
         db.close()
+        close_connections(app)

@@ -83,7 +83,8 @@ def test_uncertain_presses_show_in_exports(client, kiosk, site):
 
 def make_press(**fields):
     defaults = dict(seq=1, id="x", mood=4, pressed_at=datetime(2026, 11, 22, 10, tzinfo=UTC),
-                    boot_id=BOOT, uptime_ms=5_000, clock_synced=False, misuse=False)
+                    boot_id=BOOT, uptime_ms=5_000, clock_synced=False, misuse=False,
+                    pressed_at_text="2026-11-22T10:00:00.000Z")
     return Press(**(defaults | fields))
 
 
