@@ -31,6 +31,7 @@ DEFAULTS = {
 
 def create_app(test_config=None):
     app = Flask(__name__)
+    app.json.sort_keys = False  # keys in the order the contract lists them
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("HUB")
     if test_config is not None:

@@ -58,7 +58,15 @@ def hourly(db, slug, first, last, include_misuse=False):
     return {
         "location": location["slug"],
         "timezone": location["timezone"],
-        "hours": [{"hour_start": hour_start, **summary(counts)} for hour_start, counts in hours],
+        "hours": [
+            {
+                "hour_start": hour_start,
+                "counts": {"very_unhappy": n1, "unhappy": n2, "happy": n3, "very_happy": n4},
+                "total": n1 + n2 + n3 + n4,
+                "happy_index": happy_index((n1, n2, n3, n4)),
+            }
+            for hour_start, n1, n2, n3, n4 in hours
+        ],
     }
 
 

@@ -5,18 +5,22 @@ _SUM_ALL = "sum(n1 + m1), sum(n2 + m2), sum(n3 + m3), sum(n4 + m4)"
 
 
 def hourly_counts(db, location_id, start_key, end_key, include_misuse):
-    """[(hour_start_local, (n1, n2, n3, n4))] for rollup keys in [start_key, end_key).
+    """[(hour_start_local, n1, n2, n3, n4)] for rollup keys in [start_key, end_key).
 
     Reads rollups only; hours with nothing to count (only misuse, when left out) are skipped.
     """
     columns = "n1 + m1, n2 + m2, n3 + m3, n4 + m4" if include_misuse else "n1, n2, n3, n4"
-    rows = db.rows(
-        f"SELECT hour_start_local, {columns} FROM rollups"  # noqa: S608 (fixed column lists)
-        " WHERE location_id = ? AND hour_start_utc >= ? AND hour_start_utc < ?"
-        " ORDER BY hour_start_utc",
-        (location_id, start_key, end_key),
-    )
-    return [(row[0], tuple(row[1:])) for row in rows if any(row[1:])]
+    cursor = db.conn.cursor()
+    cursor.row_factory = None  # plain tuples: a year is 8,760 rows
+    return [
+        row for row in cursor.execute(
+            f"SELECT hour_start_local, {columns} FROM rollups"  # noqa: S608 (fixed columns)
+            " WHERE location_id = ? AND hour_start_utc >= ? AND hour_start_utc < ?"
+            " ORDER BY hour_start_utc",
+            (location_id, start_key, end_key),
+        )
+        if row[1] or row[2] or row[3] or row[4]
+    ]
 
 
 def total_counts(db, location_id, start_key, end_key, include_misuse=False):

@@ -11,13 +11,15 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import requests
 
+from hub import reports
 from hub.app import create_app
+from hub.db import close_connections, get_db
 from hub.store import Database, registry
 from hub.store.ingest import _INSERT_PRESS
 from hub.times import format_utc, hour_key
@@ -137,7 +139,12 @@ def hourly_year(path, presses):
     headers = {"Authorization": f"Bearer {token}"}
     url = "/api/v1/locations/ams/hourly?from=2025-01-01&to=2025-12-31"
     assert len(client.get(url, headers=headers).json["hours"]) == 8760
-    ours = _median_ms(lambda: client.get(url, headers=headers), 15)
+    with app.app_context():
+        db = get_db()
+        query = _median_ms(lambda: reports.hourly(db, "ams", date(2025, 1, 1),
+                                                  date(2025, 12, 31)), 15)
+    whole = _median_ms(lambda: client.get(url, headers=headers), 15)
+    close_connections(app)
 
     # The plain way: group the raw presses of the year by hour.
     conn = sqlite3.connect(path)
@@ -150,11 +157,17 @@ def hourly_year(path, presses):
     span = (location_id, "2024-12-31T23:00:00.000Z", "2025-12-31T23:00:00.000Z")
     baseline = _median_ms(lambda: conn.execute(scan, span).fetchall(), 3)
     conn.close()
-    print(f"  hourly for a year: {ours:.1f} ms (raw scan {baseline:.0f} ms)", flush=True)
-    return [{"benchmark": f"hub hourly, 1 location x 1 year, {presses:,} presses in DB"
-                          " (GET /hourly vs GROUP BY raw presses)",
-             "figure": ours, "unit": "ms", "baseline": baseline, "ratio": ours / baseline,
-             "target": "< 50 ms"}]
+    print(f"  hourly for a year: query {query:.1f} ms, whole GET {whole:.1f} ms"
+          f" (raw scan {baseline:.0f} ms)", flush=True)
+    what = f"1 location x 1 year (8,760 hours), {presses:,} presses in DB"
+    return [
+        {"benchmark": f"hub hourly query (rollups to data), {what}; baseline GROUP BY raw",
+         "figure": query, "unit": "ms", "baseline": baseline, "ratio": query / baseline,
+         "target": "< 50 ms"},
+        {"benchmark": f"hub GET /hourly incl. JSON encoding, {what}; baseline GROUP BY raw",
+         "figure": whole, "unit": "ms", "baseline": baseline, "ratio": whole / baseline,
+         "target": "< 50 ms"},
+    ]
 
 
 def _median_ms(action, times):
@@ -184,9 +197,9 @@ def _seed(path, presses):
             " INSERT INTO presses (device_id, seq, id, mood, pressed_at, device_pressed_at,"
             " received_at, time_source, misuse, location_id, boot_id, uptime_ms, clock_synced)"
             " SELECT ?, i, printf('%08x-0000-4000-8000-%012x', i, i), 1 + (i * 7) % 4,"
-            " strftime('%Y-%m-%dT%H:%M:%fZ', ? + i * ?, 'unixepoch') AS t, t, t, 'device',"
-            " i % 50 = 0, ?, ?, i * 1000, 1 FROM n",
-            (per_location, f"k-{slug}", year_start, step, location_id, BOOT),
+            " t, t, t, 'device', i % 50 = 0, ?, ?, i * 1000, 1"
+            " FROM (SELECT i, strftime('%Y-%m-%dT%H:%M:%fZ', ? + i * ?, 'unixepoch') AS t FROM n)",
+            (per_location, f"k-{slug}", location_id, BOOT, year_start, step),
         )
         hours = conn.execute(
             "SELECT substr(pressed_at, 1, 13),"
