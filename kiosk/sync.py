@@ -1,0 +1,518 @@
+"""Store-and-forward: send buffered presses to the hub, oldest first, and a heartbeat.
+
+Every failure is sorted (docs/decisions.md, "Sync"):
+    transient  connection error, timeout, 5xx, 429   back off with full jitter and retry
+    too large  413                                    halve the batch; a single press is parked
+    bad press  400                                    bisect, park the press the hub refuses
+    refused    401, 403 (and a 400 on the envelope)   stop sending, report, retry every 5 min
+A press is marked synced only after a 2xx. When an answer is lost after the hub committed,
+the resend comes back as duplicates (the hub is idempotent on device + seq) and is marked
+synced then, so nothing is counted twice.
+"""
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import requests
+
+from kiosk import __version__
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 300.0
+REFUSED_RETRY_S = 300.0  # 401/403 or a refused envelope: a token or config may be fixed later
+RETRY_AFTER_CAP_S = 3600.0  # a Retry-After beyond this is not believed
+TIMEOUT_S = (5.0, 30.0)  # (connect, read) for every request
+PROGRESS_EVERY_S = 60.0  # at most one "synced N presses" line this often
+PRUNE_EVERY_S = 3600.0
+REMIND_EVERY_S = 600.0  # while failing the same way, one reminder line this often
+SKEW_WARN_S = 60.0
+
+
+class Backoff:
+    """Capped exponential backoff with full jitter: uniform(0, min(cap, base * 2**failures))."""
+
+    def __init__(self, base=BACKOFF_BASE_S, cap=BACKOFF_CAP_S, rand=None):
+        self.base, self.cap = base, cap
+        self.random = rand or random.Random()
+        self.failures = 0
+
+    def next_delay(self):
+        ceiling = min(self.cap, self.base * 2 ** min(self.failures, 64))
+        self.failures += 1
+        return self.random.uniform(0, ceiling)
+
+    def reset(self):
+        self.failures = 0
+
+
+class SyncFailure(Exception):
+    """A request that did not work: *kind* is transient, refused or auth."""
+
+    def __init__(self, kind, message, retry_after=None):
+        super().__init__(message)
+        self.kind, self.message, self.retry_after = kind, message, retry_after
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """`Authorization: Bearer …`; set as auth so that ~/.netrc can never replace it."""
+
+    def __init__(self, token):
+        self._token = token
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self):
+        return "BearerAuth(<token hidden>)"
+
+
+class HubClient:
+    """POSTs JSON to the hub with timeouts and certificate checks; sorts transport failures."""
+
+    def __init__(self, hub_url, token, ca_file=None, timeout=TIMEOUT_S, session=None):
+        self.base = hub_url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.session.auth = BearerAuth(token)
+        self.session.verify = str(ca_file) if ca_file else True
+        self.session.headers["User-Agent"] = f"kiosk/{__version__}"
+        self.answers = 0  # HTTP answers received, whatever their status
+
+
+    def post(self, path, body):
+        """The hub's answer to POST *path*; transport failures raise SyncFailure(transient)."""
+        try:
+            response = self.session.post(self.base + path, json=body, timeout=self.timeout)
+        except requests.exceptions.SSLError as error:
+            # A certificate problem will not fix itself quickly: the slow retry.
+            raise SyncFailure("refused", f"TLS: {_reason(error)}") from None
+        except requests.RequestException as error:
+            raise SyncFailure("transient", _transport_message(error)) from None
+        self.answers += 1
+        return response
+
+    def close(self):
+        self.session.close()
+
+
+def classify(response):
+    """SyncFailure for a non-2xx answer to which no press-level handling applies."""
+    status = response.status_code
+    message = f"HTTP {status} {error_message(response)}".rstrip()
+    if status in (401, 403):
+        return SyncFailure("auth", message)
+    if status == 429 or status >= 500:
+        return SyncFailure("transient", message, retry_after_s(response))
+    return SyncFailure("refused", message)
+
+
+def error_message(response):
+    """`code: message` from the contract's JSON error, else a short piece of the body."""
+    try:
+        error = response.json()["error"]
+        return f"{error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return response.text[:80].strip()
+
+
+def retry_after_s(response, now=None):
+    """Seconds asked for by Retry-After (delta-seconds or an HTTP date), capped; else None."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), RETRY_AFTER_CAP_S)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP_S)
+
+
+def _transport_message(error):
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return "hub unreachable: connect timed out"
+    if isinstance(error, requests.exceptions.Timeout):
+        return "no answer from the hub in time (read timeout)"
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return f"hub unreachable: {_reason(error)}"
+    return f"request failed: {_reason(error)}"
+
+
+_REASONS = {
+    "ConnectionRefusedError": "connection refused",
+    "ConnectionResetError": "connection reset",
+    "RemoteDisconnected": "connection closed before an answer",
+    "IncompleteRead": "answer cut short",
+    "BrokenPipeError": "connection closed while sending",
+}
+
+
+def _reason(error):
+    """A short, stable reason for a requests error: its innermost cause, without the URL."""
+    seen = set()
+    while id(error) not in seen:
+        seen.add(id(error))
+        inner = getattr(error, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in reversed(error.args) if isinstance(a, BaseException)),
+                         error.__cause__ or error.__context__)
+        if not isinstance(inner, BaseException):
+            break
+        error = inner
+    name = type(error).__name__
+    if name in _REASONS:
+        return _REASONS[name]
+    text = str(error)
+    return text.split(": ", 1)[-1] if "object at 0x" in text else text
+
+
+def format_utc(instant):
+    """RFC 3339 UTC with milliseconds, like the hub: `2026-11-22T10:15:03.120Z`."""
+    return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_utc(text):
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    except (AttributeError, ValueError):
+        return None
+
+
+class SyncLoop:
+    """The kiosk's sync thread: `SyncLoop(config, stop_event).run()`.
+
+    `step()` does one round (a batch, the heartbeat when due, pruning when due) and returns
+    the seconds to wait before the next; `run()` waits on *stop_event*, so it stops promptly.
+    Clocks, randomness, the buffer and the HTTP client can be passed in for tests.
+    """
+
+    def __init__(self, config, stop_event=None, *, buffer=None, client=None, identity=None,
+                 wall_clock=None, monotonic=time.monotonic, rand=None, timeout=TIMEOUT_S):
+        self.config = config
+        self.stop_event = stop_event or threading.Event()
+        self.buffer = buffer
+        self._own_buffer = buffer is None
+        self.client = client or HubClient(config.hub_url, config.token,
+                                          getattr(config, "ca_file", None), timeout)
+        self.identity = identity or default_identity()
+        self.wall_clock = wall_clock or (lambda: datetime.now(UTC))
+        self.monotonic = monotonic
+        self.backoff = Backoff(rand=rand)
+        self.random = self.backoff.random
+        self.interval = float(config.sync_interval_s)
+        self.batch_size = max(1, int(config.batch_size))
+        self.failure = None  # the SyncFailure we are waiting out, if any
+        self._resume_at = float("-inf")
+        self._heartbeat_due = float("-inf")
+        self._prune_due = float("-inf")
+        self._progress = {"synced": 0, "since": monotonic(), "logged": False}
+        self._draining = False
+        self._skew_warned = False
+        self._failure_logged = float("-inf")
+        self._last_sync_written = float("-inf")
+
+    # The thread.
+
+    def run(self):
+        """Sync until the stop event is set; never raises (errors are logged and retried)."""
+        if self.buffer is None:
+            self.buffer = open_buffer(self.config)
+        log.info("sync: sending to %s every %gs, batches of %d",
+                 self.client.base, self.interval, self.batch_size)
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    delay = self.step()
+                except Exception:  # a bug or a broken buffer must not end syncing for good
+                    log.exception("sync: unexpected error, retrying")
+                    delay = self.backoff.next_delay()
+                if self.stop_event.wait(delay):
+                    break
+        finally:
+            self.client.close()
+            if self._own_buffer and hasattr(self.buffer, "close"):
+                self.buffer.close()
+
+    def step(self):
+        """One round; returns the seconds until the next one (0 while a backlog remains)."""
+        now = self.monotonic()
+        if now < self._resume_at:
+            return self._resume_at - now
+        answers = self.client.answers
+        try:
+            try:
+                more, refused = self._sync_presses(), None
+            except SyncFailure as failure:
+                if failure.kind != "refused":
+                    raise
+                more, refused = False, failure  # the heartbeat still tells the hub our state
+            if self.monotonic() >= self._heartbeat_due:
+                self._heartbeat()
+                self._heartbeat_due = self.monotonic() + self.interval
+            if refused is not None:
+                raise refused
+        except SyncFailure as failure:
+            delay = self._failed(failure)
+            self._resume_at = self.monotonic() + delay
+            return delay
+        if self.client.answers > answers:
+            self._recovered()
+        self._prune_if_due()
+        if more:
+            self._draining = True
+            return 0.0
+        self._log_progress(force=self._draining)  # the line that says a backlog is gone
+        self._draining = False
+        return max(0.0, min(self.interval, self._heartbeat_due - self.monotonic()))
+
+    # Presses.
+
+    def _sync_presses(self):
+        """Send one batch of the oldest unsynced presses; True if more may be waiting."""
+        limit = self.batch_size
+        presses = self.buffer.pending(limit)
+        if not presses:
+            return False
+        self._send(presses)
+        return len(presses) >= limit or self.batch_size < limit
+
+    def _send(self, presses):
+        response = self.client.post("/api/v1/presses", self._envelope(presses))
+        status = response.status_code
+        if 200 <= status < 300:
+            self._synced(presses, response)
+        elif status == 413 and len(presses) > 1:
+            self.batch_size = max(1, len(presses) // 2)
+            log.warning("sync: the hub refused %d presses as too large; batches of %d from now",
+                        len(presses), self.batch_size)
+        elif status in (400, 413):
+            self._refused_presses(presses, response)
+        else:
+            raise classify(response)
+
+    def _refused_presses(self, presses, response):
+        """A 400 (or a 413 on one press): bisect down to the press at fault and park it."""
+        if len(presses) > 1:
+            middle = len(presses) // 2
+            self._send(presses[:middle])
+            self._send(presses[middle:])
+            return
+        # One press refused: is it the press, or the envelope every batch shares? An empty
+        # batch with the same envelope tells them apart without parsing error messages.
+        probe = self.client.post("/api/v1/presses", self._envelope([]))
+        if not 200 <= probe.status_code < 300:
+            if probe.status_code in (400, 413):
+                raise SyncFailure("refused", "the hub refuses this kiosk's batches: "
+                                  + f"HTTP {probe.status_code} {error_message(probe)}")
+            raise classify(probe)
+        press = presses[0]
+        reason = f"HTTP {response.status_code} {error_message(response)}"
+        self.buffer.park(press["seq"], reason)
+        log.warning("sync: parked press seq %s (kept, not sent again): %s", press["seq"], reason)
+
+    def _synced(self, presses, response):
+        seqs = [p["seq"] for p in presses]
+        self.buffer.mark_synced(seqs, synced_at=self.wall_clock())
+        try:
+            answer = response.json()
+            counted = answer["inserted"] + answer["duplicates"]
+        except (ValueError, KeyError, TypeError):
+            counted = None
+        if counted is not None and counted != len(presses):
+            log.warning("sync: sent %d presses, the hub counted %s", len(presses), counted)
+        self._progress["synced"] += len(presses)
+        self._log_progress()
+
+    def _envelope(self, presses):
+        return {
+            "device_id": self.config.device_id,
+            "boot_id": self.identity.boot_id,
+            "uptime_ms": self.identity.uptime_ms(),
+            "presses": presses,
+        }
+
+    # Heartbeat and clock.
+
+    def _heartbeat(self):
+        status = self.buffer.status()
+        oldest = status.get("oldest_queued_at")
+        sent = self.wall_clock()
+        body = {
+            "device_id": self.config.device_id,
+            "boot_id": self.identity.boot_id,
+            "uptime_ms": self.identity.uptime_ms(),
+            "sent_at": format_utc(sent),
+            "queued": status.get("queued"),
+            "oldest_queued_at": oldest if isinstance(oldest, str) or oldest is None
+            else format_utc(oldest),
+            "clock_synced": self.identity.clock_synced(),
+            "version": __version__,
+            "parked": _count(status.get("parked")),
+        }
+        response = self.client.post("/api/v1/heartbeat", body)
+        received = self.wall_clock()
+        if not 200 <= response.status_code < 300:
+            failure = classify(response)
+            if failure.kind != "refused":
+                raise failure
+            # A refused heartbeat must not stop the presses: say so and go on.
+            log.warning("sync: the hub refused the heartbeat: %s", failure.message)
+            return
+        try:
+            server_time = parse_utc(response.json().get("server_time"))
+        except (ValueError, AttributeError):
+            server_time = None
+        if server_time is not None:
+            self._clock_skew(sent + (received - sent) / 2 - server_time)
+
+    def _clock_skew(self, skew):
+        seconds = round(skew.total_seconds(), 3)
+        self._set_meta("clock_skew_s", seconds)
+        off = abs(seconds) > SKEW_WARN_S
+        if off and not self._skew_warned:
+            log.warning("sync: this kiosk's clock is %s %s the hub's", _duration(abs(seconds)),
+                        "ahead of" if seconds > 0 else "behind")
+        elif self._skew_warned and not off:
+            log.info("sync: this kiosk's clock agrees with the hub's again (%+.1fs)", seconds)
+        self._skew_warned = off
+
+    # Failures and recovery.
+
+    def _failed(self, failure):
+        """Record *failure*; the seconds to wait before trying again."""
+        now = self.monotonic()
+        first = self.failure is None or self.failure.kind != failure.kind
+        remind = not first and now - self._failure_logged >= REMIND_EVERY_S
+        if failure.kind == "transient":
+            delay = self.backoff.next_delay()
+            if failure.retry_after is not None:
+                delay += failure.retry_after  # honoured, plus jitter so a fleet spreads out
+        else:
+            delay = REFUSED_RETRY_S
+        self.failure = failure
+        self._set_meta("last_sync_error", failure.message)
+        if failure.kind == "auth":
+            self._set_meta("hub_auth_error", failure.message)
+        if first or remind:
+            self._failure_logged = now
+            self._log_progress(force=self._progress["synced"] > 0)
+            how = {"transient": "retrying with backoff", "auth": "presses are kept; "
+                   "check the token and device_id", "refused": "presses are kept"}[failure.kind]
+            log.warning("sync: %s (%s; next try in %.1fs)", failure.message, how, delay)
+        else:
+            log.debug("sync: still failing: %s (next try in %.1fs)", failure.message, delay)
+        return delay
+
+    def _recovered(self):
+        now = self.monotonic()
+        if self.failure is not None:
+            tries = max(1, self.backoff.failures)
+            log.info("sync: the hub answers again after %d failed tries", tries)
+            if self.failure.kind == "auth":
+                log.info("sync: the hub accepts this kiosk's token again")
+            self.failure = None
+            self._set_meta("hub_auth_error", None)
+            self._set_meta("last_sync_error", None)
+            self._last_sync_written = float("-inf")
+        self.backoff.reset()
+        if now - self._last_sync_written >= 1.0:  # not one write per batch at full speed
+            self._set_meta("last_sync_at", format_utc(self.wall_clock()))
+            self._set_meta("last_sync_error", None)
+            self._last_sync_written = now
+
+    def _set_meta(self, key, value):
+        if self.buffer.get_meta(key) != value:
+            self.buffer.set_meta(key, value)
+
+    def _log_progress(self, force=False):
+        progress = self._progress
+        now = self.monotonic()
+        if not progress["synced"] or (not force and now - progress["since"] < PROGRESS_EVERY_S
+                                      and progress["logged"]):
+            return
+        backlog = self.buffer.status().get("queued")
+        log.info("sync: synced %d presses (backlog %s)", progress["synced"], backlog)
+        progress.update(synced=0, since=now, logged=True)
+
+    # Pruning.
+
+    def _prune_if_due(self):
+        now = self.monotonic()
+        if now < self._prune_due:
+            return
+        self._prune_due = now + PRUNE_EVERY_S
+        keep = timedelta(days=float(self.config.keep_synced_days))
+        removed = self.buffer.prune_synced(self.wall_clock() - keep)
+        if removed:
+            log.info("sync: pruned %d presses synced more than %g days ago", removed,
+                     keep.days)
+
+
+def _count(value):
+    if isinstance(value, list | tuple):
+        return len(value)
+    return value
+
+
+def _duration(seconds):
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600),
+                       ("minutes", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.1f}s"
+
+
+class Identity:
+    """This boot of this kiosk: boot_id, uptime (CLOCK_BOOTTIME) and NTP state."""
+
+    def __init__(self, boot_id, uptime_ms, clock_synced):
+        self.boot_id = boot_id
+        self.uptime_ms = uptime_ms
+        self.clock_synced = clock_synced
+
+
+def default_identity():
+    """This boot's identity from the kernel (the same sources the daemon stamps presses with)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot_id = f.read().strip()
+    except OSError:
+        boot_id = "unknown-boot"
+    return Identity(boot_id, _uptime_ms, _clock_synced)
+
+
+def _uptime_ms():
+    return time.clock_gettime_ns(time.CLOCK_BOOTTIME) // 1_000_000
+
+
+def _clock_synced():
+    """Is the kernel clock NTP-synchronised (adjtimex: STA_UNSYNC clear)?"""
+    try:
+        import ctypes
+
+        class Timex(ctypes.Structure):
+            _fields_ = [("modes", ctypes.c_uint), ("_rest", ctypes.c_byte * 256)]
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        state = libc.adjtimex(ctypes.byref(Timex()))
+        return state not in (-1, 5)  # 5 = TIME_ERROR: not synchronised
+    except (OSError, AttributeError):
+        return False
+
+
+def open_buffer(config):
+    from kiosk.store import PressBuffer
+
+    return PressBuffer(config.data_dir)
