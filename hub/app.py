@@ -44,6 +44,7 @@ def create_app(test_config=None):
     app.register_blueprint(ops.bp)
     register_error_handlers(app, on_api_error=_count_rejection)
     app.register_error_handler(NotInitialised, _not_initialised)
+    app.register_error_handler(sqlite3.OperationalError, _database_busy)
     return app
 
 
@@ -62,6 +63,14 @@ def _stored_secret_key(path):
 def _not_initialised(error):
     log.error("%s", error)
     return error_response(503, "unavailable", "the hub's database is not initialised")
+
+
+def _database_busy(error):
+    # Locked past busy_timeout, disk full, I/O error: the client should retry later.
+    log.warning("database error on %s %s: %s", request.method, request.path, error)
+    response = error_response(503, "unavailable", "the hub's database is busy; retry later")
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 def _count_rejection(code):

@@ -49,7 +49,8 @@ def metrics():
         "# HELP hub_requests_rejected_total Device requests refused, by error code.",
         "# TYPE hub_requests_rejected_total counter",
     ]
-    for code in REJECTION_CODES:
+    seen = {name.partition(":")[2] for name in counters if name.startswith("rejected:")}
+    for code in sorted(set(REJECTION_CODES) | seen):
         lines.append(
             f'hub_requests_rejected_total{{reason="{code}"}} {counters.get("rejected:" + code, 0)}'
         )

@@ -3,9 +3,13 @@
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder
 
-from hub.store import registry
+from hub.db import close_connections
+from hub.store import Database, registry
+from hub.store import database as database_module
 from tests.hub.helpers import batch, error, press, send
 
 PRESSES_URL = "/api/v1/presses"
@@ -226,6 +230,55 @@ def test_junk_is_a_400_never_a_500(client, kiosk, body):
                            content_type="application/json")
     assert response.status_code == 400
     assert error(response)[1] in ("invalid_json", "invalid_field")
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=3),
+    max_leaves=12,
+)
+BATCH_FIELDS = ["device_id", "boot_id", "uptime_ms", "presses"]
+PRESS_FIELDS = ["seq", "id", "mood", "pressed_at", "boot_id", "uptime_ms", "clock_synced",
+                "misuse"]
+BEAT_FIELDS = ["device_id", "boot_id", "uptime_ms", "sent_at", "queued", "oldest_queued_at",
+               "clock_synced", "version"]
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    where=st.sampled_from(["body", "batch", "press", "heartbeat"]),
+    field=st.sampled_from(sorted(set(BATCH_FIELDS + PRESS_FIELDS + BEAT_FIELDS))),
+    value=JSON_VALUES,
+)
+def test_any_value_anywhere_gets_an_answer_never_a_500(client, kiosk, where, field, value):
+    url, body = PRESSES_URL, batch([press(1), press(2)])
+    if where == "body":
+        body = value
+    elif where == "batch":
+        body[field] = value
+    elif where == "press":
+        body["presses"][1][field] = value
+    else:
+        url, body = "/api/v1/heartbeat", heartbeat(**{field: value})
+    response = client.post(url, data=json.dumps(body), headers=kiosk,
+                           content_type="application/json")
+    assert response.status_code in (200, 400, 403, 413), response.get_data(as_text=True)
+    assert response.is_json
+
+
+def test_a_busy_database_is_a_503_to_retry(client, kiosk, app, db_path, monkeypatch):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    monkeypatch.setattr(database_module, "BUSY_TIMEOUT_MS", 50)  # for new connections
+    close_connections(app)
+    blocker = Database(db_path)
+    with blocker.atomic():  # another writer holds the lock past the busy timeout
+        response = send(client, kiosk, [press(1)])
+    blocker.close()
+    assert error(response) == (503, "unavailable")
+    assert response.headers["Retry-After"] == "5"
+    assert send(client, kiosk, [press(1)]).json == {"inserted": 1, "duplicates": 0}
 
 
 def test_a_wrong_method_is_json_too(client, kiosk):
