@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from kiosk.sync import HubClient, SyncLoop
+from kiosk.hub_client import HubClient
+from kiosk.sync import SyncLoop
 from tests.sync.fakes import FakeHub, FakeTime, Identity, MemoryBuffer, config
 
 

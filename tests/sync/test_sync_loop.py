@@ -321,7 +321,7 @@ def test_run_returns_promptly_when_stopped_even_while_backing_off(buffer):
 
 
 def test_session_verifies_tls_by_default_and_uses_ca_file(tmp_path):
-    from kiosk.sync import HubClient
+    from kiosk.hub_client import HubClient
 
     assert HubClient("https://hub.example.org", TOKEN).session.verify is True
     ca = tmp_path / "ca.pem"

@@ -8,7 +8,8 @@ from werkzeug.serving import make_server
 
 from hub.app import create_app
 from hub.store import Database, registry
-from kiosk.sync import HubClient, SyncLoop
+from kiosk.hub_client import HubClient
+from kiosk.sync import SyncLoop
 from tests.faultproxy import FaultProxy
 from tests.sync.fakes import FakeTime, Identity, MemoryBuffer, config, make_press
 

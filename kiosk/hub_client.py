@@ -1,0 +1,139 @@
+"""Talking to the hub: one requests.Session with timeouts, TLS verification and the device token,
+and the sorting of every answer and transport failure into the classes the sync loop acts on."""
+
+import email.utils
+from datetime import UTC, datetime
+
+import requests
+
+from kiosk import __version__
+
+RETRY_AFTER_CAP_S = 3600.0  # a Retry-After beyond this is not believed
+TIMEOUT_S = (5.0, 30.0)  # (connect, read) for every request
+
+
+class SyncFailure(Exception):
+    """A request that did not work: *kind* is transient, refused or auth."""
+
+    def __init__(self, kind, message, retry_after=None):
+        super().__init__(message)
+        self.kind, self.message, self.retry_after = kind, message, retry_after
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """`Authorization: Bearer …`; set as auth so that ~/.netrc can never replace it."""
+
+    def __init__(self, token):
+        self._token = token
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self):
+        return "BearerAuth(<token hidden>)"
+
+
+class HubClient:
+    """POSTs JSON to the hub with timeouts and certificate checks; sorts transport failures."""
+
+    def __init__(self, hub_url, token, ca_file=None, timeout=TIMEOUT_S, session=None):
+        self.base = hub_url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.session.auth = BearerAuth(token)
+        self.session.verify = str(ca_file) if ca_file else True
+        self.session.headers["User-Agent"] = f"kiosk/{__version__}"
+        self.answers = 0  # HTTP answers received, whatever their status
+
+
+    def post(self, path, body):
+        """The hub's answer to POST *path*; transport failures raise SyncFailure(transient)."""
+        try:
+            response = self.session.post(self.base + path, json=body, timeout=self.timeout)
+        except requests.exceptions.SSLError as error:
+            # A certificate problem will not fix itself quickly: the slow retry.
+            raise SyncFailure("refused", f"TLS: {_reason(error)}") from None
+        except requests.RequestException as error:
+            raise SyncFailure("transient", _transport_message(error)) from None
+        self.answers += 1
+        return response
+
+    def close(self):
+        self.session.close()
+
+
+def classify(response):
+    """SyncFailure for a non-2xx answer to which no press-level handling applies."""
+    status = response.status_code
+    message = f"HTTP {status} {error_message(response)}".rstrip()
+    if status in (401, 403):
+        return SyncFailure("auth", message)
+    if status == 429 or status >= 500:
+        return SyncFailure("transient", message, retry_after_s(response))
+    return SyncFailure("refused", message)
+
+
+def error_message(response):
+    """`code: message` from the contract's JSON error, else a short piece of the body."""
+    try:
+        error = response.json()["error"]
+        return f"{error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return response.text[:80].strip()
+
+
+def retry_after_s(response, now=None):
+    """Seconds asked for by Retry-After (delta-seconds or an HTTP date), capped; else None."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), RETRY_AFTER_CAP_S)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP_S)
+
+
+def _transport_message(error):
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return "hub unreachable: connect timed out"
+    if isinstance(error, requests.exceptions.Timeout):
+        return "no answer from the hub in time (read timeout)"
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return f"hub unreachable: {_reason(error)}"
+    return f"request failed: {_reason(error)}"
+
+
+_REASONS = {
+    "ConnectionRefusedError": "connection refused",
+    "ConnectionResetError": "connection reset",
+    "RemoteDisconnected": "connection closed before an answer",
+    "IncompleteRead": "answer cut short",
+    "BrokenPipeError": "connection closed while sending",
+}
+
+
+def _reason(error):
+    """A short, stable reason for a requests error: its innermost cause, without the URL."""
+    seen = set()
+    while id(error) not in seen:
+        seen.add(id(error))
+        inner = getattr(error, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in reversed(error.args) if isinstance(a, BaseException)),
+                         error.__cause__ or error.__context__)
+        if not isinstance(inner, BaseException):
+            break
+        error = inner
+    name = type(error).__name__
+    if name in _REASONS:
+        return _REASONS[name]
+    text = str(error)
+    return text.split(": ", 1)[-1] if "object at 0x" in text else text
