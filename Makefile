@@ -25,9 +25,8 @@ lint: install  ## ruff on the Python code, shellcheck on the scripts
 bench: install  ## run the benchmarks of tests/bench/ and print their figures
 	$(BIN)/python -m tests.bench
 
-demo: install  ## a demo hub with simulated kiosks (not built yet)
-	@echo "make demo: the demo (hub with seeded data and simulated kiosks) is not built yet; see README.md"
-	@exit 1
+demo: install  ## a demo hub with 90 days of presses and three simulated kiosks (Ctrl-C stops)
+	$(BIN)/hub demo --dir .demo
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,85 @@
+"""The demo database: what a newcomer sees first must look like a real site."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hub import demo
+from hub.store import Database
+
+NOW = datetime(2026, 11, 23, 10, 30, tzinfo=UTC)  # a Monday
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo") / "hub.db"
+    state = demo.seed(path, days=14, now=NOW, rng=random.Random(7))
+    db = Database(path)
+    yield db, state
+    db.close()
+
+
+def test_three_locations_in_three_time_zones(seeded):
+    db, _ = seeded
+    zones = {row[0]: row[1] for row in db.rows("SELECT slug, timezone FROM locations")}
+    assert zones == {"ams-security": "Europe/Amsterdam", "blr-library": "Asia/Kolkata",
+                     "yyt-clinic": "America/St_Johns"}
+
+
+def test_every_location_has_history_and_rollups_match_it(seeded):
+    db, _ = seeded
+    for slug in ("ams-security", "blr-library", "yyt-clinic"):
+        raw = db.row("SELECT count(*) FROM presses p JOIN locations l ON l.id = p.location_id"
+                     " WHERE l.slug = ? AND NOT p.misuse", (slug,))[0]
+        rolled = db.row("SELECT sum(n1 + n2 + n3 + n4) FROM rollups r JOIN locations l"
+                        " ON l.id = r.location_id WHERE l.slug = ?", (slug,))[0]
+        assert raw > 100
+        assert rolled == raw
+
+
+def test_some_presses_are_misuse_but_few(seeded):
+    db, _ = seeded
+    total, misuse = db.row("SELECT count(*), sum(misuse) FROM presses")
+    assert 0 < misuse < total * 0.05
+
+
+def test_one_device_went_silent_three_hours_ago(seeded):
+    db, _ = seeded
+    seen = {row[0]: row[1] for row in db.rows("SELECT device_id, last_seen_at FROM device_state")}
+    silent = datetime.fromisoformat(seen.pop(demo.SILENT_DEVICE))
+    assert NOW - silent == demo.SILENT_FOR
+    assert all(NOW - datetime.fromisoformat(s) < timedelta(minutes=1) for s in seen.values())
+    last_press = db.row("SELECT max(pressed_at) FROM presses WHERE device_id = ?",
+                        (demo.SILENT_DEVICE,))[0]
+    assert datetime.fromisoformat(last_press) <= silent
+
+
+def test_this_mornings_queue_made_the_airport_unhappy(seeded):
+    db, _ = seeded
+    # 07:00-10:00 in Amsterdam on 2026-11-23 is 06:00-09:00 UTC.
+    negative, total = db.row(
+        "SELECT sum(mood <= 2), count(*) FROM presses p JOIN locations l ON l.id = p.location_id"
+        " WHERE l.slug = 'ams-security' AND NOT misuse"
+        " AND pressed_at >= '2026-11-23T06:00' AND pressed_at < '2026-11-23T09:00'")
+    usual_negative, usual_total = db.row(
+        "SELECT sum(mood <= 2), count(*) FROM presses p JOIN locations l ON l.id = p.location_id"
+        " WHERE l.slug = 'ams-security' AND NOT misuse AND pressed_at < '2026-11-23'")
+    assert total > 50
+    assert negative / total > 0.6
+    assert usual_negative / usual_total < 0.3
+
+
+def test_nothing_is_pressed_in_the_future(seeded):
+    db, _ = seeded
+    assert db.row("SELECT max(pressed_at) FROM presses")[0] < "2026-11-23T10:30"
+
+
+def test_live_kiosks_get_tokens_and_the_demo_user_can_log_in(seeded):
+    db, state = seeded
+    assert set(state["live_devices"]) == {"ams-security-live", "blr-library-live",
+                                          "yyt-clinic-live"}
+    from hub.store import registry
+
+    assert registry.check_user_password(db, demo.DEMO_USER, state["password"]) is not None
+    assert registry.bearer(db, state["api_token"]) is not None
