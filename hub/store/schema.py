@@ -105,7 +105,68 @@ INITIAL = [
     ) STRICT, WITHOUT ROWID""",
 ]
 
+PAGES_AND_ALERTS = [
+    # Failed logins per (username, client address), in the database so that every gunicorn
+    # worker sees the same count.
+    """CREATE TABLE login_failures (
+        username TEXT NOT NULL,
+        address TEXT NOT NULL,
+        failed_at TEXT NOT NULL
+    ) STRICT""",
+    """CREATE INDEX login_failures_by_who ON login_failures (username, address, failed_at)""",
+    # Alert thresholds per location; a location without a row uses the contract's defaults.
+    """CREATE TABLE alert_settings (
+        location_id INTEGER PRIMARY KEY REFERENCES locations (id),
+        window_s INTEGER NOT NULL,
+        min_presses INTEGER NOT NULL,
+        share_pct INTEGER NOT NULL,
+        silent_after_s INTEGER NOT NULL
+    ) STRICT""",
+    # An alert is open until acknowledged; a silent-device alert is also closed ("cleared")
+    # when the device is heard from again.
+    """CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        location_id INTEGER NOT NULL REFERENCES locations (id),
+        rule TEXT NOT NULL CHECK (rule IN ('negative_feedback', 'silent_device')),
+        device_id TEXT NOT NULL DEFAULT '',
+        opened_at TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        cleared_at TEXT,
+        acknowledged_at TEXT,
+        acknowledged_by TEXT,
+        comment TEXT NOT NULL DEFAULT ''
+    ) STRICT""",
+    # One open alert per location, rule (and device, for silent devices).
+    """CREATE UNIQUE INDEX alerts_one_open ON alerts (location_id, rule, device_id)
+        WHERE acknowledged_at IS NULL AND cleared_at IS NULL""",
+    """CREATE INDEX alerts_by_time ON alerts (opened_at)""",
+    # Where alerts are sent: one location's, or every location's (location_id NULL).
+    """CREATE TABLE webhooks (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL,
+        location_id INTEGER REFERENCES locations (id),
+        secret TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        deleted_at TEXT
+    ) STRICT""",
+    """CREATE TABLE webhook_deliveries (
+        id INTEGER PRIMARY KEY,
+        webhook_id INTEGER NOT NULL REFERENCES webhooks (id),
+        alert_id INTEGER NOT NULL REFERENCES alerts (id),
+        event TEXT NOT NULL,
+        body TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_attempt_at TEXT,
+        last_result TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL
+    ) STRICT""",
+    """CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)""",
+]
+
 # (name, statements), applied in order; the schema version is how many have been applied.
 MIGRATIONS = [
     ("initial schema", INITIAL),
+    ("pages and alerts", PAGES_AND_ALERTS),
 ]
