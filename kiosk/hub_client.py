@@ -42,7 +42,8 @@ class HubClient:
         self.timeout = timeout
         self.session = session or requests.Session()
         self.session.auth = BearerAuth(token)
-        self.session.verify = str(ca_file) if ca_file else True
+        # Passed with every request too: a session's verify loses to $REQUESTS_CA_BUNDLE.
+        self.session.verify = self.verify = str(ca_file) if ca_file else True
         self.session.headers["User-Agent"] = f"kiosk/{__version__}"
         self.answers = 0  # HTTP answers received, whatever their status
 
@@ -50,7 +51,8 @@ class HubClient:
     def post(self, path, body):
         """The hub's answer to POST *path*; transport failures raise SyncFailure(transient)."""
         try:
-            response = self.session.post(self.base + path, json=body, timeout=self.timeout)
+            response = self.session.post(self.base + path, json=body, timeout=self.timeout,
+                                         verify=self.verify)
         except requests.exceptions.SSLError as error:
             # A certificate problem will not fix itself quickly: the slow retry.
             raise SyncFailure("refused", f"TLS: {_reason(error)}") from None

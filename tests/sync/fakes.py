@@ -1,6 +1,7 @@
 """A hub whose every answer the test controls, and an in-memory stand-in for the press buffer."""
 
 import json
+import ssl
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -41,7 +42,7 @@ class FakeHub:
     `max_presses` answers 413 to larger batches; `auth_status` answers 401/403 to everything.
     """
 
-    def __init__(self):
+    def __init__(self, tls=None):
         self.presses = {}  # seq -> press as received
         self.requests = []  # (path, body, headers)
         self.script = []
@@ -74,6 +75,11 @@ class FakeHub:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        if tls is not None:  # (certificate file, key file)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.url = f"https://localhost:{self.port}"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def close(self):

@@ -2,6 +2,7 @@
 
 import logging
 import random
+import subprocess
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ import pytest
 from kiosk.sync import BACKOFF_CAP_S, REFUSED_RETRY_S, Backoff, SyncLoop
 from tests.faultproxy import FaultProxy
 from tests.support import free_port, wait_until
-from tests.sync.fakes import BOOT, TOKEN, config
+from tests.sync.fakes import BOOT, TOKEN, FakeHub, config
 
 
 class Ceiling(random.Random):
@@ -320,13 +321,33 @@ def test_run_returns_promptly_when_stopped_even_while_backing_off(buffer):
     assert time.monotonic() - started < 1
 
 
-def test_session_verifies_tls_by_default_and_uses_ca_file(tmp_path):
-    from kiosk.hub_client import HubClient
+@pytest.fixture
+def certificate(tmp_path):
+    """A self-signed certificate for localhost: (cert file, key file)."""
+    cert, key = tmp_path / "hub.pem", tmp_path / "hub.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
 
-    assert HubClient("https://hub.example.org", TOKEN).session.verify is True
-    ca = tmp_path / "ca.pem"
-    assert HubClient("https://hub.example.org", TOKEN, ca).session.verify == str(ca)
-    assert TOKEN not in repr(HubClient("https://h", TOKEN).session.auth)
+
+def test_https_is_verified_by_default_and_ca_file_trusts_a_private_ca(certificate, buffer,
+                                                                      make_loop, fake_time):
+    hub = FakeHub(tls=certificate)
+    try:
+        hub.server_time = fake_time.wall_clock
+        buffer.add(1)
+        loop = make_loop(url=hub.url)
+        assert loop.step() == REFUSED_RETRY_S  # an unknown CA will not fix itself soon
+        assert buffer.meta["last_sync_error"].startswith("TLS: ")
+        assert not buffer.synced and not hub.requests
+        loop = make_loop(url=hub.url, ca_file=str(certificate[0]))
+        assert loop.client.session.verify == str(certificate[0])
+        loop.step()
+        assert sorted(buffer.synced) == [1]
+    finally:
+        hub.close()
+    assert TOKEN not in repr(loop.client.session.auth)
 
 
 def test_cap_is_five_minutes():
