@@ -7,12 +7,13 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from hub.errors import invalid_field, not_found
-from hub.moods import happy_index, named_counts
+from hub.moods import MOOD_NAMES, happy_index, named_counts
+from hub.store import alerts as alert_store
 from hub.store import reads, registry
-from hub.times import format_utc, hour_key, local_days, zone
+from hub.times import format_utc, hour_key, local_days, parse_timestamp, zone
 
 MAX_DAYS = 400
 HOURLY_COLUMNS = ("hour_start", "very_unhappy", "unhappy", "happy", "very_happy", "total",
@@ -143,3 +144,198 @@ def decode_cursor(cursor):
     ):
         return tuple(position)
     raise invalid_field("after", "a cursor from a previous page's next", cursor)
+
+
+# Pages: the overview, a location, alerts. Plain data again; HTML and CSV render it.
+
+RULE_NAMES = {"negative_feedback": "Negative feedback", "silent_device": "Silent device"}
+TREND_DAYS = 14
+
+
+def local_time(text, tz):
+    """A stored UTC timestamp as local ISO time with its offset, or None."""
+    instant = parse_timestamp(text) if text else None
+    return None if instant is None else instant.astimezone(tz).isoformat(timespec="seconds")
+
+
+def daily(db, location_id, first, last, tz):
+    """One entry per local date *first*..*last* (days without presses count zero)."""
+    start, end = local_days(first, last, tz)
+    found = {row[0]: row[1:] for row in reads.daily_counts(db, location_id, hour_key(start),
+                                                            hour_key(end))}
+    days = []
+    day = first
+    while day <= last:
+        counts = found.get(day.isoformat(), (0, 0, 0, 0))
+        days.append({"date": day.isoformat(), **summary(counts)})
+        day += timedelta(days=1)
+    return days
+
+
+def overview(db, now, group=None):
+    """Every location (of *group*, if given) with today, a 14-day trend, open alerts; the
+    open alerts and the silent devices of the whole hub."""
+    rows = registry.locations(db)
+    thresholds = alert_store.settings(db)
+    open_alerts = [alert_entry(row) for row in alert_store.alerts(db, open_only=True)]
+    silent = silent_devices(db, now, thresholds)
+    per_location = {}
+    for entry in open_alerts:
+        per_location[entry["location"]] = per_location.get(entry["location"], 0) + 1
+    locations = []
+    for row in rows:
+        if group and row["location_group"] != group:
+            continue
+        tz = zone(row["timezone"])
+        today = now.astimezone(tz).date()
+        trend = daily(db, row["id"], today - timedelta(days=TREND_DAYS - 1), today, tz)
+        last = trend[-1]
+        locations.append({
+            "slug": row["slug"], "name": row["name"], "timezone": row["timezone"],
+            "group": row["location_group"], "date": last["date"],
+            "today": {key: last[key] for key in ("counts", "total", "happy_index")},
+            "trend": trend, "open_alerts": per_location.get(row["slug"], 0),
+        })
+    shown = {entry["slug"] for entry in locations}
+    return {
+        "groups": sorted({row["location_group"] for row in rows if row["location_group"]}),
+        "group": group,
+        "locations": locations,
+        "alerts": [a for a in open_alerts if a["location"] in shown],
+        "silent_devices": [d for d in silent if d["location"] in shown],
+    }
+
+
+OVERVIEW_COLUMNS = ("slug", "name", "timezone", "group", "date", *MOOD_NAMES, "total",
+                    "happy_index", "open_alerts")
+
+
+def overview_csv_rows(report):
+    for entry in report["locations"]:
+        today = entry["today"]
+        yield [entry["slug"], entry["name"], entry["timezone"], entry["group"], entry["date"],
+               *today["counts"].values(), today["total"], today["happy_index"],
+               entry["open_alerts"]]
+
+
+def silent_devices(db, now, thresholds):
+    """Devices not heard from (heartbeat or press) for their location's silent_after."""
+    places = {row["id"]: row for row in registry.locations(db)}
+    result = []
+    for device in alert_store.devices(db):
+        place = places[device["location_id"]]
+        last = device["last_seen_at"]
+        silent_after = thresholds[place["id"]]["silent_after_s"]
+        if last is not None and last >= format_utc(now - timedelta(seconds=silent_after)):
+            continue
+        tz = zone(place["timezone"])
+        result.append({"device_id": device["device_id"], "location": place["slug"],
+                       "location_name": place["name"], "timezone": place["timezone"],
+                       "last_seen_at": local_time(last, tz)})
+    return result
+
+
+def alert_entry(row):
+    tz = zone(row["timezone"])
+    if row["acknowledged_at"]:
+        state = "acknowledged"
+    elif row["cleared_at"]:
+        state = "cleared"
+    else:
+        state = "open"
+    return {
+        "id": row["id"], "rule": row["rule"], "rule_name": RULE_NAMES[row["rule"]],
+        "location": row["location"], "location_name": row["location_name"],
+        "timezone": row["timezone"], "device_id": row["device_id"] or None,
+        "state": state, "detail": json.loads(row["detail"]),
+        "opened_at": local_time(row["opened_at"], tz),
+        "cleared_at": local_time(row["cleared_at"], tz),
+        "acknowledged_at": local_time(row["acknowledged_at"], tz),
+        "acknowledged_by": row["acknowledged_by"], "comment": row["comment"],
+    }
+
+
+def alert_list(db, open_only):
+    return [alert_entry(row) for row in alert_store.alerts(db, open_only)]
+
+
+ALERT_COLUMNS = ("id", "rule", "location", "device_id", "state", "opened_at", "cleared_at",
+                 "acknowledged_at", "acknowledged_by", "comment")
+
+
+def alert_csv_rows(entries):
+    for entry in entries:
+        yield [entry[column] for column in ALERT_COLUMNS]
+
+
+def location_page(db, slug, first, last, day, now):
+    """A location over local dates *first*..*last*: heatmap (weekday x hour), daily trend,
+    mood distribution, the hours of local date *day*, device health, open alerts."""
+    location = _location(db, slug)
+    tz = zone(location["timezone"])
+    period = hourly(db, slug, first, last)  # the API's own function (and its limits)
+    heat = [[[0, 0, 0, 0] for _ in range(24)] for _ in range(7)]
+    weekdays = {}
+    for hour in period["hours"]:
+        stamp = hour["hour_start"]
+        weekday = weekdays.get(stamp[:10])
+        if weekday is None:
+            weekday = weekdays[stamp[:10]] = date.fromisoformat(stamp[:10]).weekday()
+        cell = heat[weekday][int(stamp[11:13])]
+        for i, n in enumerate(hour["counts"].values()):
+            cell[i] += n
+    days = daily(db, location["id"], first, last, tz)
+    totals = [sum(d["counts"][name] for d in days) for name in MOOD_NAMES]
+    thresholds = alert_store.settings(db)[location["id"]]
+    return {
+        "location": {"slug": location["slug"], "name": location["name"],
+                     "timezone": location["timezone"], "group": location["location_group"],
+                     "opening_hours": location["opening_hours"]},
+        "from": first.isoformat(), "to": last.isoformat(), "day": day.isoformat(),
+        "today": now.astimezone(tz).date().isoformat(),
+        "heatmap": [[summary(cell) for cell in row] for row in heat],
+        "daily": days,
+        "distribution": summary(totals),
+        "day_hours": hourly(db, slug, day, day)["hours"],
+        "devices": device_health(db, location["id"], tz, now, thresholds),
+        "alerts": [a for a in alert_list(db, open_only=True) if a["location"] == slug],
+        "thresholds": thresholds,
+    }
+
+
+DAILY_COLUMNS = ("date", *MOOD_NAMES, "total", "happy_index")
+HEATMAP_COLUMNS = ("weekday", "hour", *MOOD_NAMES, "total", "happy_index")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def daily_csv_rows(days):
+    for day in days:
+        yield [day["date"], *day["counts"].values(), day["total"], day["happy_index"]]
+
+
+def heatmap_csv_rows(heatmap):
+    for weekday, row in enumerate(heatmap):
+        for hour, cell in enumerate(row):
+            yield [WEEKDAYS[weekday], hour, *cell["counts"].values(), cell["total"],
+                   cell["happy_index"]]
+
+
+def device_health(db, location_id, tz, now, thresholds):
+    """Each device here: last seen, queued presses, clock, version, presses never received."""
+    silent_since = format_utc(now - timedelta(seconds=thresholds["silent_after_s"]))
+    result = []
+    for device in alert_store.devices(db, location_id):
+        stored, highest = alert_store.seq_stats(db, device["device_id"])
+        synced = device["clock_synced"]
+        result.append({
+            "device_id": device["device_id"],
+            "last_seen_at": local_time(device["last_seen_at"], tz),
+            "silent": device["last_seen_at"] is None or device["last_seen_at"] < silent_since,
+            "queued": device["queued"],
+            "oldest_queued_at": local_time(device["oldest_queued_at"], tz),
+            "clock_synced": None if synced is None else bool(synced),
+            "clock_skew_ms": device["clock_skew_ms"],
+            "version": device["version"],
+            "presses": stored, "highest_seq": highest, "missing": highest - stored,
+        })
+    return result

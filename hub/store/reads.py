@@ -86,3 +86,15 @@ def silent_devices(db, seen_before):
 
 def ping(db):
     return db.row("SELECT count(*) FROM schema_migrations")[0] > 0
+
+
+def daily_counts(db, location_id, start_key, end_key):
+    """[(local date, n1, n2, n3, n4)] summed per local date over rollup keys in the range."""
+    cursor = db.conn.cursor()
+    cursor.row_factory = None
+    return cursor.execute(
+        "SELECT substr(hour_start_local, 1, 10), sum(n1), sum(n2), sum(n3), sum(n4)"
+        " FROM rollups WHERE location_id = ? AND hour_start_utc >= ? AND hour_start_utc < ?"
+        " GROUP BY 1 ORDER BY 1",
+        (location_id, start_key, end_key),
+    ).fetchall()

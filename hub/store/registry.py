@@ -214,3 +214,26 @@ def bearer(db, token):
     if row is not None:
         return ("user", row[0], row[1])
     return None
+
+
+# Edited from the admin pages
+
+
+def update_location(db, slug, name, timezone, opening_hours, group):
+    with db.atomic():
+        db.execute(
+            "UPDATE locations SET name = ?, timezone = ?, opening_hours = ?, location_group = ?"
+            " WHERE slug = ?",
+            (name, timezone, opening_hours, group, slug),
+        )
+
+
+def users(db):
+    return db.rows("SELECT id, username, role, created_at FROM users ORDER BY username")
+
+
+def set_role(db, username, role):
+    with db.atomic():
+        if db.execute("UPDATE users SET role = ? WHERE username = ?",
+                      (role, username)).rowcount != 1:
+            raise Conflict(f"no user {username!r}")
