@@ -369,6 +369,37 @@ def export(hub, slug, first, last, fmt, include_misuse):
     out.write("\n]\n")
 
 
+@cli.group("alerts")
+def alerts_group():
+    """Alert rules (negative feedback, silent devices) and their webhooks.
+
+    \b
+    Example:
+        hub --db /var/lib/kiosk-hub/hub.db alerts run
+    """
+
+
+@alerts_group.command("run")
+@pass_hub
+def alerts_run(hub):
+    """Evaluate the alert rules once, then send the webhook deliveries that are due.
+    kiosk-hub-alerts.timer runs this every minute.
+
+    \b
+    Example:
+        hub --db /var/lib/kiosk-hub/hub.db alerts run
+    """
+    from hub import alerts, webhooks
+
+    db = hub.open()
+    now = hub.now()
+    events = alerts.evaluate(db, now)
+    delivered, retrying = webhooks.deliver_due(db, now)
+    raised = sum(event == "alert.raised" for event, _ in events)
+    click.echo(f"alerts: {raised} raised, {len(events) - raised} cleared;"
+               f" webhooks: {delivered} delivered, {retrying} failed")
+
+
 @cli.command("rebuild-rollups")
 @pass_hub
 def rebuild_rollups(hub):
