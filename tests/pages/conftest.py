@@ -5,7 +5,12 @@ import re
 import pytest
 
 from hub.store import registry
-from tests.hub.conftest import FakeClock, Site, app, client, clock, db, db_path, site  # noqa: F401
+from tests.hub import conftest as hub_fixtures
+
+# The hub's own fixtures: an initialised database, the app with a FakeClock, a client, the CLI.
+app, client, clock = hub_fixtures.app, hub_fixtures.client, hub_fixtures.clock
+db, db_path, site = hub_fixtures.db, hub_fixtures.db_path, hub_fixtures.site
+runner, hub_cli = hub_fixtures.runner, hub_fixtures.hub_cli
 
 PASSWORD = "correct horse battery"
 CREATED = "2026-01-01T00:00:00.000Z"
@@ -44,3 +49,4 @@ def viewer(db, client):
     registry.add_user(db, "vic", PASSWORD, "viewer", CREATED)
     assert log_in(client, "vic").status_code == 302
     return client
+
