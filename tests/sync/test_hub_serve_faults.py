@@ -50,7 +50,7 @@ def test_every_press_arrives_once_through_hub_restarts_and_faults(tmp_path):
         config = _config(proxy.url, token)
         loop = SyncLoop(config, stop, buffer=buffer, identity=Identity(), rand=rand,
                         timeout=(1.0, 2.0))
-        loop.backoff.cap = 2.0  # keep the test short; the policy is tested in test_sync_loop
+        loop.backoff.base, loop.backoff.cap = 0.05, 0.5  # short test; policy tested elsewhere
         thread = threading.Thread(target=loop.run, daemon=True)
         thread.start()
         try:
