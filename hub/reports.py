@@ -282,8 +282,11 @@ def location_page(db, slug, first, last, day, now):
         if weekday is None:
             weekday = weekdays[stamp[:10]] = date.fromisoformat(stamp[:10]).weekday()
         cell = heat[weekday][int(stamp[11:13])]
-        for i, n in enumerate(hour["counts"].values()):
-            cell[i] += n
+        counts = hour["counts"]
+        cell[0] += counts["very_unhappy"]
+        cell[1] += counts["unhappy"]
+        cell[2] += counts["happy"]
+        cell[3] += counts["very_happy"]
     days = daily(db, location["id"], first, last, tz)
     totals = [sum(d["counts"][name] for d in days) for name in MOOD_NAMES]
     thresholds = alert_store.settings(db)[location["id"]]
@@ -325,7 +328,7 @@ def device_health(db, location_id, tz, now, thresholds):
     silent_since = format_utc(now - timedelta(seconds=thresholds["silent_after_s"]))
     result = []
     for device in alert_store.devices(db, location_id):
-        stored, highest = alert_store.seq_stats(db, device["device_id"])
+        stored, highest = device["presses_stored"], device["highest_seq"]
         synced = device["clock_synced"]
         result.append({
             "device_id": device["device_id"],

@@ -114,16 +114,12 @@ def devices(db, location_id=None):
     sql = (
         "SELECT d.device_id, d.location_id, d.created_at, s.last_seen_at, s.last_heartbeat_at,"
         " s.last_batch_at, s.queued, s.oldest_queued_at, s.clock_synced, s.clock_skew_ms,"
-        " s.version FROM devices d LEFT JOIN device_state s ON s.device_id = d.device_id"
+        " s.version, coalesce(s.presses_stored, 0) AS presses_stored,"
+        " coalesce(s.highest_seq, 0) AS highest_seq"
+        " FROM devices d LEFT JOIN device_state s ON s.device_id = d.device_id"
         " WHERE d.revoked_at IS NULL"
     )
     if location_id is None:
         return db.rows(sql + " ORDER BY d.device_id")
     return db.rows(sql + " AND d.location_id = ? ORDER BY d.device_id", (location_id,))
 
-
-def seq_stats(db, device_id):
-    """(presses stored, highest seq) of a device: the difference is presses never received."""
-    row = db.row("SELECT count(*), coalesce(max(seq), 0) FROM presses WHERE device_id = ?",
-                 (device_id,))
-    return row[0], row[1]

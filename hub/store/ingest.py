@@ -105,10 +105,13 @@ def insert_presses(db, device_id, presses, received_at):
         _count(db, "presses_ingested", inserted)
         _count(db, "presses_duplicate", duplicates)
         db.execute(
-            "INSERT INTO device_state (device_id, last_seen_at, last_batch_at) VALUES (?, ?, ?)"
+            "INSERT INTO device_state (device_id, last_seen_at, last_batch_at, presses_stored,"
+            " highest_seq) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (device_id) DO UPDATE SET last_seen_at = excluded.last_seen_at,"
-            " last_batch_at = excluded.last_batch_at",
-            (device_id, received, received),
+            " last_batch_at = excluded.last_batch_at,"
+            " presses_stored = presses_stored + excluded.presses_stored,"
+            " highest_seq = max(highest_seq, excluded.highest_seq)",
+            (device_id, received, received, inserted, max((p.seq for p in fresh), default=0)),
         )
     return inserted, duplicates
 
@@ -150,7 +153,18 @@ def rebuild_rollups(db):
         db.execute("DELETE FROM rollups")
         rows = counter.rows()
         db.executemany(_ADD_TO_ROLLUP, rows)
+        recount_device_presses(db)
     return presses, len(rows)
+
+
+def recount_device_presses(db):
+    """Set every device's presses_stored and highest_seq from the presses themselves."""
+    db.execute(
+        "INSERT INTO device_state (device_id, presses_stored, highest_seq)"
+        " SELECT device_id, count(*), max(seq) FROM presses GROUP BY device_id"
+        " ON CONFLICT (device_id) DO UPDATE SET presses_stored = excluded.presses_stored,"
+        " highest_seq = excluded.highest_seq"
+    )
 
 
 def count(db, name, amount=1):

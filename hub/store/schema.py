@@ -165,8 +165,20 @@ PAGES_AND_ALERTS = [
     """CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)""",
 ]
 
+# How many presses each device has stored and its highest seq, kept by ingest, so that the
+# pages show seq gaps (highest_seq - presses_stored) without counting millions of rows.
+DEVICE_PRESS_COUNTS = [
+    "ALTER TABLE device_state ADD COLUMN presses_stored INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE device_state ADD COLUMN highest_seq INTEGER NOT NULL DEFAULT 0",
+    """INSERT INTO device_state (device_id, presses_stored, highest_seq)
+        SELECT device_id, count(*), max(seq) FROM presses GROUP BY device_id
+        ON CONFLICT (device_id) DO UPDATE SET presses_stored = excluded.presses_stored,
+        highest_seq = excluded.highest_seq""",
+]
+
 # (name, statements), applied in order; the schema version is how many have been applied.
 MIGRATIONS = [
     ("initial schema", INITIAL),
     ("pages and alerts", PAGES_AND_ALERTS),
+    ("device press counts", DEVICE_PRESS_COUNTS),
 ]
