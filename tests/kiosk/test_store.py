@@ -1,0 +1,193 @@
+"""The press buffer: durable, seq never reused, bounded without losing unsynced presses."""
+
+import logging
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from kiosk.store import SEQ_BLOCK, PressBuffer, StoreError
+from tests.kiosk.helpers import BOOT, press
+
+
+@pytest.fixture
+def buffer(tmp_path):
+    buffer = PressBuffer(tmp_path / "data", device_id="kiosk-test-1")
+    yield buffer
+    buffer.close()
+
+
+def record(buffer, count, start=0):
+    return [buffer.record(press(start + i, mood=1 + i % 4)) for i in range(count)]
+
+
+def test_pragmas_and_file_place(tmp_path, buffer):
+    assert buffer.path == tmp_path / "data" / "buffer.db"
+    pragma = buffer.conn.execute
+    assert pragma("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert pragma("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert pragma("PRAGMA busy_timeout").fetchone()[0] == 5000
+
+
+def test_a_press_in_wire_format(buffer):
+    assert buffer.record(press(0, mood=4, misuse=True)) == 1
+    (row,) = buffer.pending(10)
+    assert row.pop("id")[14] == "4"  # a UUID4
+    assert row == {"seq": 1, "mood": 4, "pressed_at": "2026-11-22T10:15:03.120Z",
+                   "boot_id": BOOT, "uptime_ms": 10_000, "clock_synced": True, "misuse": True}
+
+
+def test_committed_press_is_visible_to_another_connection(buffer):
+    buffer.record(press())
+    other = PressBuffer(buffer.path, readonly=True)
+    assert [p["seq"] for p in other.pending(10)] == [1]
+    other.close()
+
+
+def test_pending_sync_park_and_prune(buffer):
+    record(buffer, 6)
+    assert [p["seq"] for p in buffer.pending(3)] == [1, 2, 3]
+    long_ago = datetime(2026, 1, 1, tzinfo=UTC)
+    buffer.mark_synced([1, 2], synced_at=long_ago)
+    buffer.mark_synced([3])
+    buffer.park(4, "HTTP 400 invalid_field: presses[0].mood")
+    assert [p["seq"] for p in buffer.pending(10)] == [5, 6]
+    assert [(p["seq"], p["reason"]) for p in buffer.parked()] == [
+        (4, "HTTP 400 invalid_field: presses[0].mood")]
+    assert buffer.prune_synced(long_ago + timedelta(days=1)) == 2  # 3 synced just now: kept
+    assert buffer.prune_synced(datetime.now(UTC) + timedelta(days=1)) == 1
+    assert [p["seq"] for p in buffer.pending(10)] == [5, 6] and len(buffer.parked()) == 1
+    status = buffer.status()
+    assert (status["queued"], status["parked"], status["recorded_total"]) == (2, 1, 6)
+    assert status["oldest_queued_at"] == "2026-11-22T10:15:07.120Z"
+
+
+def test_meta_values_are_json(buffer):
+    assert buffer.get_meta("last_sync_error", "none") == "none"
+    buffer.set_meta("clock_skew_s", -12.5)
+    buffer.set_meta("last_sync_error", None)
+    assert buffer.get_meta("clock_skew_s") == -12.5
+    assert buffer.get_meta("last_sync_error", "x") is None
+
+
+def test_status_keys(buffer):
+    record(buffer, 2)
+    buffer.set_meta("last_sync_at", "2026-11-22T10:20:00.000Z")
+    status = buffer.status()
+    assert {"device_id", "recorded_total", "queued", "oldest_queued_at", "last_sync_at",
+            "last_sync_error", "clock_synced", "boot_id", "parked", "buffer_full",
+            "clock_skew_s"} <= set(status)
+    assert status["device_id"] == "kiosk-test-1" and status["recorded_total"] == 2
+    assert status["last_sync_at"] == "2026-11-22T10:20:00.000Z"
+    assert isinstance(status["clock_synced"], bool) and status["buffer_full"] is False
+
+
+def test_seq_is_never_reused_after_pruning_everything(buffer):
+    record(buffer, 5)
+    buffer.mark_synced([1, 2, 3, 4, 5], synced_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert buffer.prune_synced(datetime.now(UTC)) == 5
+    buffer.close()
+    reopened = PressBuffer(buffer.path)
+    assert reopened.record(press()) == 6
+    reopened.close()
+
+
+def test_seq_continues_above_everything_handed_out_when_the_file_is_lost(tmp_path, buffer):
+    record(buffer, 7)
+    buffer.close()
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / "data" / f"buffer.db{suffix}").unlink(missing_ok=True)
+    fresh = PressBuffer(tmp_path / "data")
+    seq = fresh.record(press())
+    assert 7 < seq <= 7 + SEQ_BLOCK
+    assert fresh.status()["recorded_total"] == seq
+    fresh.close()
+    again = PressBuffer(tmp_path / "data")  # a restart after that continues without a gap
+    assert again.record(press()) == seq + 1
+    again.close()
+
+
+def test_an_empty_new_buffer_keeps_its_floor_across_a_restart(tmp_path, buffer):
+    record(buffer, 3)
+    buffer.close()
+    (tmp_path / "data" / "buffer.db").unlink()
+    PressBuffer(tmp_path / "data").close()  # created, killed before any press
+    later = PressBuffer(tmp_path / "data")
+    assert later.record(press()) > 3
+    later.close()
+
+
+def test_seq_block_is_reserved_before_it_is_used(tmp_path, buffer):
+    seq_file = tmp_path / "data" / "seq-reserved"
+    record(buffer, 1)
+    assert int(seq_file.read_text()) == SEQ_BLOCK
+    buffer._reserved = 0  # as if the block ran out: the next press reserves a new one
+    buffer.record(press())
+    assert int(seq_file.read_text()) == 2 + SEQ_BLOCK - 1
+
+
+@pytest.mark.parametrize("damage", ["garbage", "torn"])
+def test_a_corrupt_file_is_moved_aside_and_seq_continues(tmp_path, buffer, caplog, damage):
+    record(buffer, 300)
+    buffer.close()
+    path = tmp_path / "data" / "buffer.db"
+    data = bytearray(path.read_bytes())
+    if damage == "garbage":
+        data[:100] = b"x" * 100  # the header: not a database any more
+    else:
+        data[4096 * 2:4096 * 4] = b"\xff" * 8192  # pages in the middle: malformed
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="corrupt"):
+        PressBuffer(tmp_path / "data")  # only the daemon's writer recovers
+    with caplog.at_level(logging.ERROR, logger="kiosk.store"):
+        fresh = PressBuffer(tmp_path / "data", recover=True)
+    assert "is corrupt; moved aside to buffer.db.corrupt-" in caplog.text
+    aside = list((tmp_path / "data").glob("buffer.db.corrupt-*"))
+    assert [p.name for p in aside if not p.name.endswith(("-wal", "-shm"))]
+    assert bytes(data) in [p.read_bytes() for p in aside]  # kept, not deleted
+    assert fresh.record(press()) > 300
+    fresh.close()
+
+
+def test_unwritable_data_dir_is_a_store_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StoreError, match="cannot create"):
+        PressBuffer(tmp_path / "file" / "data")
+
+
+def test_disk_full_is_a_store_error_and_nothing_is_half_written(buffer):
+    record(buffer, 1)
+    pages = buffer.conn.execute("PRAGMA page_count").fetchone()[0]
+    buffer.conn.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(StoreError, match="full"):
+        record(buffer, 200, start=1)
+    stored = buffer.status()["recorded_total"]
+    buffer.conn.execute("PRAGMA max_page_count = 1000000")
+    assert buffer.record(press()) == stored + 1  # the failed press took no seq
+
+
+def test_bounded_buffer_drops_oldest_synced_first(tmp_path, caplog):
+    buffer = PressBuffer(tmp_path, max_presses=5)
+    record(buffer, 5)
+    buffer.mark_synced([1, 2, 3])
+    record(buffer, 2, start=5)
+    seqs = [r[0] for r in buffer.conn.execute("SELECT seq FROM presses ORDER BY seq")]
+    assert seqs == [3, 4, 5, 6, 7]
+    with caplog.at_level(logging.WARNING, logger="kiosk.store"):
+        record(buffer, 3, start=7)  # only unsynced left: kept anyway, and reported
+    seqs = [r[0] for r in buffer.conn.execute("SELECT seq FROM presses ORDER BY seq")]
+    assert seqs == [4, 5, 6, 7, 8, 9, 10]
+    assert buffer.status()["buffer_full"] is True
+    assert caplog.text.count("press buffer full") == 1
+    buffer.close()
+
+
+def test_a_buffer_over_a_connection(tmp_path):
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    buffer = PressBuffer(conn)
+    assert buffer.record(press()) == 1 and buffer.pending(1)[0]["seq"] == 1
+
+
+def test_status_of_a_missing_buffer(tmp_path):
+    with pytest.raises(StoreError, match="no press buffer"):
+        PressBuffer(tmp_path / "nothing", readonly=True)
