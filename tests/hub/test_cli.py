@@ -181,8 +181,22 @@ def test_backup_to_a_file_and_into_a_new_directory(hub_cli, ams, tmp_path):
     assert "--keep" in one_line_error(hub_cli("backup", str(tmp_path / "c.db"), "--keep", "2"))
 
 
-def test_demo_is_not_built_yet(hub_cli):
-    assert "not built yet" in one_line_error(hub_cli("demo"), 1)
+def test_demo_refuses_to_wipe_a_directory_that_is_not_a_demo(runner, tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    result = runner.invoke(cli, ["demo", "--dir", str(tmp_path), "--seed-only", "--days", "1"])
+    assert "is not a demo directory" in one_line_error(result, 1)
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_demo_seed_only_makes_a_database_the_hub_can_serve(runner, tmp_path):
+    demo_dir = tmp_path / "demo"
+    result = runner.invoke(cli, ["demo", "--dir", str(demo_dir), "--seed-only", "--days", "2"])
+    assert result.exit_code == 0, result.stderr
+    assert "login demo / " in result.stdout
+    listed = runner.invoke(cli, ["--db", str(demo_dir / "hub.db"), "location", "list"])
+    assert {"ams-security", "blr-library", "yyt-clinic"} <= set(listed.stdout.split())
+    again = runner.invoke(cli, ["demo", "--dir", str(demo_dir), "--seed-only", "--days", "1"])
+    assert again.exit_code == 0, again.stderr  # a demo directory is made anew
 
 
 @pytest.mark.parametrize("command", [
