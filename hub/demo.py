@@ -21,6 +21,7 @@ from pathlib import Path
 
 import requests
 
+from hub import alerts
 from hub.ingest import accept_batch, accept_heartbeat
 from hub.payloads import parse_heartbeat, parse_press_batch
 from hub.store import Database, registry
@@ -62,7 +63,13 @@ LOCATIONS = (
 )
 SILENT_DEVICE = "yyt-clinic-02"  # stopped sending three hours ago: shows as silent
 SILENT_FOR = timedelta(hours=3)
-BAD_MORNING = ("ams-security", 7, 10)  # today, local 07:00-10:00: a queue made people unhappy
+BAD_MORNING = ("ams-security", 7, 10)  # local 07:00-10:00: a queue made people unhappy
+
+
+def bad_morning_day(location, now):
+    """The latest local day whose bad morning is over at *now* (today after 10:00)."""
+    local = now.astimezone(zone(location.timezone))
+    return local.date() if local.hour >= BAD_MORNING[2] else local.date() - timedelta(days=1)
 
 
 def _hour_weight(location, hour):
@@ -97,6 +104,7 @@ def generate_presses(location, first_day, days, now, rng):
     """Yield (device_id, pressed_at UTC, mood, misuse) in time order for *location*."""
     tz = zone(location.timezone)
     bad_slug, bad_from, bad_to = BAD_MORNING
+    bad_day = bad_morning_day(location, now)
     for n in range(days):
         day = first_day + timedelta(days=n)
         factor = _weekday_factor(location, day.weekday())
@@ -108,7 +116,7 @@ def generate_presses(location, first_day, days, now, rng):
             local_start = datetime(day.year, day.month, day.day, hour, tzinfo=tz)
             start = local_start.astimezone(UTC)
             expected = location.daily_presses * factor * weights[hour] / total
-            bad = (location.slug == bad_slug and n == days - 1 and bad_from <= hour < bad_to)
+            bad = location.slug == bad_slug and day == bad_day and bad_from <= hour < bad_to
             if bad:
                 expected *= 1.6
             moods = _mood_weights(location, local_start, bad)
@@ -165,6 +173,7 @@ def seed(path, days=90, now=None, rng=None, progress=None):
             live_id = f"{location.slug}-live"
             live[live_id] = registry.add_device(db, live_id, location.slug, stamp)
             _seed_location(db, location, days, now, rng, progress)
+        _raise_alerts(db, now)
         return {"password": password, "api_token": api_token, "live_devices": live}
     finally:
         db.close()
@@ -205,6 +214,16 @@ def _seed_location(db, location, days, now, rng, progress):
         accept_heartbeat(db, beat, seen)
     if progress:
         progress(location.slug, days)
+
+
+def _raise_alerts(db, now):
+    """Run the alert rules as the minutely timer would have: at the worst of the bad
+    morning (an open negative-feedback alert, unacknowledged) and now (the silent device)."""
+    airport = next(loc for loc in LOCATIONS if loc.slug == BAD_MORNING[0])
+    day = bad_morning_day(airport, now)
+    worst = datetime(day.year, day.month, day.day, 8, 30, tzinfo=zone(airport.timezone))
+    alerts.evaluate(db, worst.astimezone(UTC))
+    alerts.evaluate(db, now)
 
 
 def _send(db, device, boot_id, presses, received):

@@ -70,6 +70,13 @@ def test_this_mornings_queue_made_the_airport_unhappy(seeded):
     assert usual_negative / usual_total < 0.3
 
 
+def test_the_bad_morning_left_an_open_alert(seeded):
+    db, _ = seeded
+    rows = db.rows("SELECT l.slug, a.rule, a.acknowledged_at FROM alerts a"
+                   " JOIN locations l ON l.id = a.location_id WHERE a.rule = 'negative_feedback'")
+    assert [(r[0], r[2]) for r in rows] == [("ams-security", None)]
+
+
 def test_nothing_is_pressed_in_the_future(seeded):
     db, _ = seeded
     assert db.row("SELECT max(pressed_at) FROM presses")[0] < "2026-11-23T10:30"
