@@ -76,7 +76,9 @@ class SyncLoop:
         self.client = client or HubClient(config.hub_url, config.token,
                                           getattr(config, "ca_file", None), timeout)
         self.identity = identity or default_identity()
-        self.wall_clock = wall_clock or (lambda: datetime.now(UTC))
+        # The same wall clock the daemon stamps presses with (faked in end-to-end tests).
+        self.wall_clock = wall_clock or getattr(self.identity, "now", None) or (
+            lambda: datetime.now(UTC))
         self.monotonic = monotonic
         self.backoff = Backoff(rand=rand)
         self.random = self.backoff.random
@@ -116,6 +118,7 @@ class SyncLoop:
 
     def step(self):
         """One round; returns the seconds until the next one (0 while a backlog remains)."""
+        self._prune_if_due()  # local housekeeping: also while the hub is away
         now = self.monotonic()
         if now < self._resume_at:
             return self._resume_at - now
@@ -138,7 +141,6 @@ class SyncLoop:
             return delay
         if self.client.answers > answers:
             self._recovered()
-        self._prune_if_due()
         if more:
             self._draining = True
             return 0.0
@@ -343,45 +345,16 @@ def _duration(seconds):
     return f"{seconds:.1f}s"
 
 
-class Identity:
-    """This boot of this kiosk: boot_id, uptime (CLOCK_BOOTTIME) and NTP state."""
-
-    def __init__(self, boot_id, uptime_ms, clock_synced):
-        self.boot_id = boot_id
-        self.uptime_ms = uptime_ms
-        self.clock_synced = clock_synced
-
-
 def default_identity():
-    """This boot's identity from the kernel (the same sources the daemon stamps presses with)."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            boot_id = f.read().strip()
-    except OSError:
-        boot_id = "unknown-boot"
-    return Identity(boot_id, _uptime_ms, _clock_synced)
+    """The daemon's clock: boot_id, uptime_ms(), clock_synced() and now() (kiosk.clock)."""
+    from kiosk.clock import Clock
 
-
-def _uptime_ms():
-    return time.clock_gettime_ns(time.CLOCK_BOOTTIME) // 1_000_000
-
-
-def _clock_synced():
-    """Is the kernel clock NTP-synchronised (adjtimex: STA_UNSYNC clear)?"""
-    try:
-        import ctypes
-
-        class Timex(ctypes.Structure):
-            _fields_ = [("modes", ctypes.c_uint), ("_rest", ctypes.c_byte * 256)]
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        state = libc.adjtimex(ctypes.byref(Timex()))
-        return state not in (-1, 5)  # 5 = TIME_ERROR: not synchronised
-    except (OSError, AttributeError):
-        return False
+    return Clock.from_environment()
 
 
 def open_buffer(config):
+    """The sync thread's own PressBuffer on the daemon's buffer file."""
     from kiosk.store import PressBuffer
 
-    return PressBuffer(config.data_dir)
+    return PressBuffer(config.data_dir, max_presses=config.max_buffer_presses,
+                       device_id=config.device_id)
