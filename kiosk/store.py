@@ -55,6 +55,8 @@ PENDING = ("SELECT seq, id, mood, pressed_at, boot_id, uptime_ms, clock_synced, 
            "FROM presses WHERE synced_at IS NULL AND parked_reason IS NULL ORDER BY seq LIMIT ?")
 PARKED = ("SELECT seq, id, mood, pressed_at, boot_id, uptime_ms, clock_synced, misuse, "
           "parked_reason FROM presses WHERE parked_reason IS NOT NULL ORDER BY seq")
+LATEST = ("SELECT seq, id, mood, pressed_at, boot_id, uptime_ms, clock_synced, misuse "
+          "FROM presses ORDER BY seq DESC LIMIT 1")
 QUEUED_COUNT = "SELECT count(*) FROM presses WHERE synced_at IS NULL AND parked_reason IS NULL"
 OLDEST_QUEUED = ("SELECT pressed_at FROM presses WHERE synced_at IS NULL AND parked_reason "
                  "IS NULL ORDER BY seq LIMIT 1")
@@ -272,6 +274,11 @@ class PressBuffer:
         return default if row is None else json.loads(row[0])
 
     # Reading.
+
+    def latest(self):
+        """The press with the highest seq still in the buffer (wire format), or None."""
+        row = self.conn.execute(LATEST).fetchone()
+        return None if row is None else _wire(row)
 
     def recorded_total(self):
         """The highest seq ever handed out by this buffer (0 before the first press)."""

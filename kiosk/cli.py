@@ -1,0 +1,272 @@
+"""The `kiosk` command: run the daemon, show its status, check a kiosk. Thin: the work is in
+kiosk.daemon, kiosk.store and friends."""
+
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+
+import click
+
+from kiosk import __version__, clock
+from kiosk.config import ConfigError, load_config
+
+CONFIG_HELP = "TOML config (default: $KIOSK_CONFIG, else /etc/kiosk/kiosk.toml)."
+
+
+def _config(path):
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        _fail(str(e), code=2)
+
+
+def _fail(message, code=1):
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _setup_logging(verbose=False):
+    # Under systemd (JOURNAL_STREAM set) a <N> prefix gives journald each line's priority.
+    journal = bool(os.environ.get("JOURNAL_STREAM"))
+
+    class Prefix(logging.Formatter):
+        def format(self, record):
+            text = super().format(record)
+            if journal:
+                level = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
+                return f"<{level.get(record.levelname, 6)}>{text}"
+            return text
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(Prefix("%(message)s" if journal else
+                                "%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kiosk")
+def main():
+    """A four-button feedback kiosk: record every press, send it to the hub.
+
+    \b
+    Examples:
+      kiosk run --simulate 60 --config kiosk.toml
+      kiosk status --json
+      kiosk selftest
+    """
+
+
+@main.command()
+@click.option("--config", "config_path", metavar="PATH", help=CONFIG_HELP)
+@click.option("--simulate", "rate", type=click.FloatRange(0, None), metavar="RATE",
+              help="Mock pins; press random buttons RATE times a minute (0: none; at most 1200).")
+@click.option("--keyboard", is_flag=True, help="Mock pins; keys 1-4 on this terminal press them.")
+@click.option("--verbose", is_flag=True, help="Also log debug lines (e.g. ignored bounce).")
+def run(config_path, rate, keyboard, verbose):
+    """Run the kiosk daemon (systemd runs this).
+
+    Records each press durably before the thank-you LED lights, and syncs in the background.
+    SIGTERM or Ctrl-C stores everything queued and exits 0.
+
+    \b
+    Examples:
+      kiosk run                                   # on the Pi, /etc/kiosk/kiosk.toml
+      kiosk run --config kiosk.toml --simulate 30 # a laptop demo, 30 presses a minute
+      kiosk run --config kiosk.toml --keyboard    # keys 1-4 press the buttons
+    """
+    from kiosk.buttons import NoGPIO, default_pin_factory
+    from kiosk.daemon import Daemon
+    from kiosk.simulate import MAX_RATE, keyboard_thread, start_simulation
+
+    config = _config(config_path)
+    if keyboard and not sys.stdin.isatty():
+        _fail("--keyboard: standard input is not a terminal", 2)
+    if rate is not None and rate > MAX_RATE:
+        _fail(f"--simulate: at most {MAX_RATE} presses a minute (closer presses are bounce)", 2)
+    try:
+        kiosk_clock = clock.Clock.from_environment()
+    except ValueError:
+        _fail(f"{clock.FAKE_OFFSET_ENV}: expected a number of seconds", 2)
+    _setup_logging(verbose)
+    log = logging.getLogger("kiosk")
+    if kiosk_clock.faked:
+        log.warning("%s is set: the wall clock is shifted by %ss (tests only)",
+                    clock.FAKE_OFFSET_ENV, kiosk_clock.offset.total_seconds())
+    mock = rate is not None or keyboard
+    try:
+        if mock:
+            from gpiozero.pins.mock import MockFactory
+
+            factory = MockFactory()
+        else:
+            factory = default_pin_factory()
+    except NoGPIO as e:
+        _fail(f"kiosk: {e}")
+    daemon = Daemon(config, factory, clock=kiosk_clock)
+
+    def stop(signum, frame):
+        daemon.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        daemon.start()
+    except Exception as e:  # pins busy or missing: one line, not a traceback
+        daemon.stop()
+        _fail(f"kiosk: cannot set up the buttons: {e}")
+    if rate:
+        start_simulation(daemon.hardware.buttons, rate, daemon.stop_event)
+        log.info("simulating %g presses a minute on mock pins", rate)
+    if keyboard:
+        keyboard_thread(daemon.hardware.buttons, daemon.stop_event)
+    while not daemon.stop_event.wait(1.0):
+        pass
+    log.info("stopping: storing what is queued")
+    daemon.stop()
+    sys.exit(0)
+
+
+@main.command()
+@click.option("--config", "config_path", metavar="PATH", help=CONFIG_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
+def status(config_path, as_json):
+    """What is queued, the last sync and its error, the clock.
+
+    Reads the buffer without disturbing a running daemon.
+
+    \b
+    Examples:
+      kiosk status
+      kiosk status --config kiosk.toml --json
+    """
+    from kiosk.store import PressBuffer, StoreError
+
+    config = _config(config_path)
+    try:
+        buffer = PressBuffer(config.data_dir, readonly=True, device_id=config.device_id,
+                             max_presses=config.max_buffer_presses)
+        try:
+            state = buffer.status()
+        finally:
+            buffer.close()
+    except StoreError as e:
+        _fail(f"kiosk status: {e}")
+    except Exception as e:  # a locked or damaged file: say which, no traceback
+        _fail(f"kiosk status: cannot read the buffer in {config.data_dir}: {e}")
+    if as_json:
+        click.echo(json.dumps(state, indent=2))
+        return
+    synced = "NTP-synchronised" if state["clock_synced"] else "NOT NTP-synchronised"
+    skew = state["clock_skew_s"]
+    rows = [
+        ("device", state["device_id"]),
+        ("recorded", f"{state['recorded_total']} presses"),
+        ("queued", f"{state['queued']}" + (f" (oldest {state['oldest_queued_at']})"
+                                           if state["oldest_queued_at"] else "")),
+        ("parked", state["parked"]),
+        ("buffer", "FULL: only unsynced presses left" if state["buffer_full"] else "ok"),
+        ("last sync", state["last_sync_at"] or "never"),
+        ("sync error", state["last_sync_error"] or "none"),
+        ("clock", synced + ("" if skew is None else f", {skew:+.1f}s from the hub")),
+        ("boot", state["boot_id"]),
+    ]
+    for name, value in rows:
+        click.echo(f"{name:<11} {value}")
+
+
+@main.command()
+@click.option("--config", "config_path", metavar="PATH", help=CONFIG_HELP)
+def selftest(config_path):
+    """Check config, pins, storage, clock and the hub connection, one line each.
+
+    Exits non-zero if any check fails. Stop the daemon first to test the real pins.
+
+    \b
+    Examples:
+      sudo systemctl stop kiosk && kiosk selftest; sudo systemctl start kiosk
+      GPIOZERO_PIN_FACTORY=mock kiosk selftest --config kiosk.toml
+    """
+    results = []
+
+    def line(name, ok, detail):
+        word = {True: "OK", False: "FAIL", None: "WARN"}[ok]
+        results.append(ok)
+        click.echo(f"{name:<8} {word:<4} {detail}")
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as e:
+        line("config", False, str(e))
+        sys.exit(1)
+    line("config", True, config.path)
+    line("pins", *_check_pins(config))
+    line("storage", *_check_storage(config))
+    if clock.clock_synced():
+        line("clock", True, "NTP-synchronised")
+    else:
+        line("clock", None, "not NTP-synchronised yet (presses are placed by uptime)")
+    line("hub", *_check_hub(config))
+    sys.exit(1 if False in results else 0)
+
+
+def _check_pins(config):
+    from kiosk.buttons import Hardware, NoGPIO, default_pin_factory
+
+    try:
+        hardware = Hardware(config, default_pin_factory(), lambda mood: None)
+    except NoGPIO as e:
+        return False, str(e)
+    except Exception as e:
+        return False, f"cannot claim the pins ({e}); is kiosk run active?"
+    hardware.close()
+    leds = f", LEDs {_pins(config.leds)}" if config.leds else ""
+    return True, f"buttons {_pins(config.buttons)}{leds}"
+
+
+def _check_storage(config):
+    from kiosk.store import PressBuffer, StoreError
+
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=config.data_dir, prefix=".selftest-") as f:
+            f.write(b"ok")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        return False, f"{config.data_dir} is not writable: {e.strerror}"
+    try:
+        buffer = PressBuffer(config.data_dir, readonly=True)
+    except StoreError:
+        return True, f"{config.data_dir} writable (no buffer yet)"
+    try:
+        check = buffer.conn.execute("PRAGMA quick_check").fetchone()[0]
+        queued = buffer.status()["queued"]
+    except Exception as e:
+        return False, f"{buffer.path} cannot be read: {e}"
+    finally:
+        buffer.close()
+    if check != "ok":
+        return False, f"{buffer.path} is damaged: {check}"
+    return True, f"{buffer.path} ok, {queued} queued"
+
+
+def _check_hub(config):
+    if not config.hub_url:
+        return None, "no hub_url: presses stay on this kiosk"
+    import requests
+
+    url = config.hub_url + "/healthz"
+    try:
+        response = requests.get(url, timeout=(5, 10), verify=config.ca_file or True)
+    except requests.RequestException as e:
+        return False, f"{url}: {type(e).__name__}: {e}"
+    if response.status_code != 200:
+        return False, f"{url}: HTTP {response.status_code}"
+    return True, f"{url} answers"
+
+
+def _pins(pins):
+    return ", ".join(f"{name}={pin}" for name, pin in pins.items())

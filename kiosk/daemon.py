@@ -1,0 +1,205 @@
+"""`kiosk run`: buttons → queue → one writer thread → SQLite, then the thank-you LED.
+
+The button callbacks (pin library's thread) only stamp a press and queue it. The writer thread
+owns the buffer: it drops bounce, flags misuse, stores each press durably and only then
+lights the LED and logs `stored press seq=N mood=NAME`. Sync runs in its own thread.
+Numbers and reasons: docs/decisions.md, "Kiosk".
+"""
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import replace
+
+from kiosk.buttons import Hardware
+from kiosk.clock import Clock
+from kiosk.config import MOODS
+from kiosk.store import Press, PressBuffer, StoreError
+from kiosk.systemd import Notifier
+
+log = logging.getLogger(__name__)
+
+DEBOUNCE_MS = 50  # a second press (any button) this soon after one is contact bounce
+LED_ON_S = 1.0
+RETRY_S = 1.0  # a press that could not be stored is retried this often
+IDLE_WAKE_S = 5.0  # the writer's longest sleep when there is no watchdog to pet
+_STOP = object()
+
+
+class Daemon:
+    """The kiosk daemon. `start()`, then `stop()` (flushes every queued press)."""
+
+    def __init__(self, config, pin_factory, clock=None, notifier=None, sync=True):
+        self.config = config
+        self.pin_factory = pin_factory
+        self.clock = clock or Clock()
+        self.notifier = notifier or Notifier()
+        self.sync_enabled = sync and bool(config.hub_url)
+        self.presses = queue.Queue()
+        self.stop_event = threading.Event()
+        self.store_up = threading.Event()
+        self.hardware = None
+        self.buffer = None
+        self.stored = 0
+        self._waiting = deque()  # presses taken off the queue, not yet stored
+        self._last = None  # (boot_id, uptime_ms) of the last press, for bounce and lockout
+        self._failing = None
+        self._writer = threading.Thread(target=self._write_loop, name="kiosk-writer")
+        self._sync = None
+
+    # Starting and stopping.
+
+    def start(self, wait_for_store=None):
+        """Buttons up, writer started; READY=1 once the store is open too (sync starts then).
+
+        Waits up to *wait_for_store* seconds for the store (None: until stopped)."""
+        self.hardware = Hardware(self.config, self.pin_factory, self.on_press)
+        self._writer.start()
+        deadline = None if wait_for_store is None else time.monotonic() + wait_for_store
+        while not self.store_up.wait(0.1):
+            if self.stop_event.is_set() or (deadline and time.monotonic() > deadline):
+                return False
+        self._start_sync()
+        self.notifier.ready(f"recording presses in {self.buffer.path}")
+        log.info("kiosk %s ready: buttons on BCM %s, buffer %s, lockout %gs",
+                 self.config.device_id, _pins(self.config.buttons), self.buffer.path,
+                 self.config.lockout_s)
+        return True
+
+    def stop(self, timeout=10.0):
+        """Stop the buttons and sync, store every queued press, close. Idempotent."""
+        self.notifier.stopping()
+        self.stop_event.set()
+        if self.hardware is not None:
+            self.hardware.close_buttons()  # no press can arrive after this
+        if self._writer.is_alive():
+            self.presses.put(_STOP)
+            self._writer.join(timeout)
+        if self.hardware is not None:
+            self.hardware.close()
+        if self._sync is not None:
+            self._sync.join(timeout)
+
+    def _start_sync(self):
+        if not self.sync_enabled:
+            return
+        try:
+            from kiosk.sync import SyncLoop
+        except ImportError as e:
+            log.warning("sync not available (%s); presses are kept in the buffer", e)
+            return
+        loop = SyncLoop(self.config, self.stop_event)
+        self._sync = threading.Thread(target=loop.run, name="kiosk-sync", daemon=True)
+        self._sync.start()
+
+    # The pin library's thread.
+
+    def on_press(self, mood):
+        """A button went down: stamp it and queue it, nothing more."""
+        clock = self.clock
+        self.presses.put(Press(mood=mood, pressed_at=clock.now(), uptime_ms=clock.uptime_ms(),
+                               boot_id=clock.boot_id, clock_synced=clock.synced()))
+
+    # The writer thread.
+
+    def _write_loop(self):
+        stopping = False
+        while True:
+            self.notifier.watchdog()
+            if self.buffer is None and not self._open_buffer() and not stopping:
+                if self.stop_event.wait(RETRY_S):
+                    stopping = True
+                continue
+            try:
+                item = self.presses.get(timeout=self._wait_s(stopping))
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                stopping = True
+            elif item is not None:
+                self._take(item)
+                while True:  # everything already queued, before touching the disk again
+                    try:
+                        item = self.presses.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        stopping = True
+                    else:
+                        self._take(item)
+            self._store_waiting()
+            if stopping and (self.presses.empty() or self.buffer is None):
+                self._store_waiting()
+                break
+        self._finish()
+
+    def _wait_s(self, stopping):
+        if stopping:
+            return 0.0
+        wait = IDLE_WAKE_S
+        if self.notifier.watchdog_interval:
+            wait = min(wait, self.notifier.watchdog_interval)
+        return min(wait, RETRY_S) if self._waiting else wait
+
+    def _open_buffer(self):
+        try:
+            self.buffer = PressBuffer(self.config.data_dir, device_id=self.config.device_id,
+                                      max_presses=self.config.max_buffer_presses, recover=True)
+        except StoreError as e:
+            self._failed(f"cannot open the press buffer: {e}")
+            return False
+        latest = self.buffer.latest()
+        if latest is not None:
+            self._last = (latest["boot_id"], latest["uptime_ms"])
+        self.store_up.set()
+        return True
+
+    def _take(self, press):
+        """Drop bounce, flag misuse, and hold the press for storing."""
+        misuse = False
+        if self._last is not None and self._last[0] == press.boot_id:
+            gap_ms = press.uptime_ms - self._last[1]
+            if 0 <= gap_ms < DEBOUNCE_MS:
+                log.debug("ignored bounce: mood=%s %d ms after the last press",
+                          MOODS[press.mood - 1], gap_ms)
+                return
+            misuse = 0 <= gap_ms < self.config.lockout_s * 1000
+        self._last = (press.boot_id, press.uptime_ms)
+        self._waiting.append(replace(press, misuse=misuse))
+
+    def _store_waiting(self):
+        while self._waiting and self.buffer is not None:
+            press = self._waiting[0]
+            try:
+                seq = self.buffer.record(press)
+            except StoreError as e:
+                self._failed(f"{e}; {len(self._waiting)} press(es) kept in memory, retrying")
+                return
+            self._waiting.popleft()
+            self.stored += 1
+            if self._failing:
+                log.info("press buffer writable again")
+                self._failing = None
+            log.info("stored press seq=%d mood=%s%s", seq, MOODS[press.mood - 1],
+                     " misuse" if press.misuse else "")
+            if self.hardware is not None and not self.stop_event.is_set():
+                self.hardware.thank(press.mood, LED_ON_S)
+
+    def _failed(self, message):
+        if message.split(";")[0] != (self._failing or "").split(";")[0]:
+            log.error("%s", message)
+        self._failing = message
+
+    def _finish(self):
+        if self._waiting:
+            log.error("stopping with %d press(es) that could not be stored: %s",
+                      len(self._waiting), self._failing)
+        if self.buffer is not None:
+            self.buffer.close()
+        log.info("stopped after storing %d press(es)", self.stored)
+
+
+def _pins(pins):
+    return ", ".join(f"{name}={pin}" for name, pin in pins.items())
