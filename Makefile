@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint bench demo clean
+.PHONY: install test lint bench demo screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ bench: install  ## run the benchmarks of tests/bench/ and print their figures
 
 demo: install  ## a demo hub with 90 days of presses and three simulated kiosks (Ctrl-C stops)
 	$(BIN)/hub demo --dir .demo
+
+screenshots: install  ## the README's screenshots, from the demo data, into docs/images/
+	$(BIN)/python -m tests.screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
