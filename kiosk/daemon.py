@@ -9,7 +9,6 @@ Numbers and reasons: docs/decisions.md, "Kiosk".
 import logging
 import queue
 import threading
-import time
 from collections import deque
 from dataclasses import replace
 
@@ -51,22 +50,19 @@ class Daemon:
 
     # Starting and stopping.
 
-    def start(self, wait_for_store=None):
-        """Buttons up, writer started; READY=1 once the store is open too (sync starts then).
-
-        Waits up to *wait_for_store* seconds for the store (None: until stopped)."""
+    def start(self):
+        """Buttons up, writer started. The writer opens the store (retrying while it cannot)
+        and then sends READY=1 and starts sync; `store_up` is set from then on."""
         self.hardware = Hardware(self.config, self.pin_factory, self.on_press)
         self._writer.start()
-        deadline = None if wait_for_store is None else time.monotonic() + wait_for_store
-        while not self.store_up.wait(0.1):
-            if self.stop_event.is_set() or (deadline and time.monotonic() > deadline):
-                return False
+
+    def _ready(self):
         self._start_sync()
         self.notifier.ready(f"recording presses in {self.buffer.path}")
         log.info("kiosk %s ready: buttons on BCM %s, buffer %s, lockout %gs",
                  self.config.device_id, _pins(self.config.buttons), self.buffer.path,
                  self.config.lockout_s)
-        return True
+        self.store_up.set()
 
     def stop(self, timeout=10.0):
         """Stop the buttons and sync, store every queued press, close. Idempotent."""
@@ -153,7 +149,10 @@ class Daemon:
         latest = self.buffer.latest()
         if latest is not None:
             self._last = (latest["boot_id"], latest["uptime_ms"])
-        self.store_up.set()
+        if self._failing:
+            log.info("press buffer open")
+            self._failing = None
+        self._ready()
         return True
 
     def _take(self, press):

@@ -1,0 +1,147 @@
+"""Presses through the real Button objects on mock pins, into the buffer, then the LED."""
+
+import logging
+
+import pytest
+
+from kiosk.simulate import press
+from tests.kiosk.conftest import THANKS, rows
+from tests.support import wait_until
+
+
+def stored(daemon, count):
+    return wait_until(lambda: len(rows(daemon.config.data_dir)) >= count and
+                      rows(daemon.config.data_dir), message=f"{count} stored presses")
+
+
+def test_a_press_is_stored_then_thanked(make_daemon, factory, caplog):
+    with caplog.at_level(logging.INFO, logger="kiosk.daemon"):
+        daemon = make_daemon()
+        press(daemon.hardware.buttons["very_happy"])
+        assert stored(daemon, 1) == [(1, 4, 0, 1)]
+        led = factory.pin(THANKS)
+        wait_until(lambda: led.lit_with, message="the thanks LED")
+    assert led.lit_with == [1]  # the row was committed before the LED went on
+    assert "stored press seq=1 mood=very_happy" in caplog.text
+
+
+def test_presses_within_lockout_are_kept_as_misuse(make_daemon, fake_clock):
+    daemon = make_daemon("lockout_s = 2.0")
+    buttons = daemon.hardware.buttons
+    press(buttons["happy"])
+    fake_clock.advance(0.5)
+    press(buttons["unhappy"])  # another button counts too
+    fake_clock.advance(1.9)
+    press(buttons["unhappy"])  # 1.9 s after the previous press: still misuse
+    fake_clock.advance(2.5)
+    press(buttons["very_unhappy"])
+    assert [(seq, misuse) for seq, _, misuse, _ in stored(daemon, 4)] == [
+        (1, 0), (2, 1), (3, 1), (4, 0)]
+
+
+def test_a_held_button_counts_once(make_daemon, fake_clock):
+    daemon = make_daemon("lockout_s = 0.0")
+    pin = daemon.hardware.buttons["happy"].pin
+    pin.drive_low()
+    stored(daemon, 1)
+    fake_clock.advance(5)
+    assert daemon.hardware.buttons["happy"].is_held is False  # no hold time configured
+    pin.drive_high()
+    fake_clock.advance(1)
+    press(daemon.hardware.buttons["very_happy"])
+    daemon.stop()  # flushes everything queued
+    assert [mood for _, mood, _, _ in rows(daemon.config.data_dir)] == [3, 4]
+
+
+def test_bounce_never_makes_two_presses(make_daemon, fake_clock):
+    daemon = make_daemon("lockout_s = 0.0")
+    pin = daemon.hardware.buttons["unhappy"].pin
+    for _ in range(6):  # contact bounce: six edges within 30 ms
+        pin.drive_low()
+        fake_clock.advance(0.003)
+        pin.drive_high()
+        fake_clock.advance(0.002)
+    fake_clock.advance(0.2)
+    press(daemon.hardware.buttons["happy"])  # a real second press, 200 ms later
+    daemon.stop()
+    assert [mood for _, mood, _, _ in rows(daemon.config.data_dir)] == [2, 3]
+
+
+def test_presses_are_stamped_with_the_clock_state(make_daemon, fake_clock):
+    daemon = make_daemon()
+    fake_clock.is_synced = False
+    press(daemon.hardware.buttons["very_unhappy"])
+    daemon.stop()
+    (press_,) = daemon_buffer_pending(daemon)
+    assert press_["clock_synced"] is False and press_["boot_id"] == fake_clock.boot_id
+    assert press_["uptime_ms"] == fake_clock.ms
+    assert press_["pressed_at"] == fake_clock.now().isoformat(
+        timespec="milliseconds").replace("+00:00", "Z")
+
+
+def daemon_buffer_pending(daemon):
+    from kiosk.store import PressBuffer
+
+    buffer = PressBuffer(daemon.config.data_dir)
+    try:
+        return buffer.pending(100)
+    finally:
+        buffer.close()
+
+
+def test_unwritable_data_dir_keeps_presses_in_memory_and_retries(make_daemon, tmp_path,
+                                                                 factory, caplog):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    with caplog.at_level(logging.INFO, logger="kiosk.daemon"):
+        daemon = make_daemon(data_dir=blocker / "data", wait=False)
+        wait_until(lambda: "cannot open the press buffer" in caplog.text,
+                   message="a log line about the buffer")
+        press(daemon.hardware.buttons["happy"])
+        wait_until(lambda: len(daemon._waiting) == 1 or daemon.presses.qsize(),
+                   message="the press to be held")
+        assert not factory.pin(THANKS).lit_with  # not stored: not thanked
+        assert daemon._writer.is_alive()
+        blocker.unlink()  # the technician fixes the disk
+        wait_until(daemon.store_up.is_set, timeout=10, message="the store to open")
+        assert stored(daemon, 1) == [(1, 3, 0, 1)]
+        wait_until(lambda: factory.pin(THANKS).lit_with, message="the thanks LED")
+    assert caplog.text.count("cannot open the press buffer") == 1  # not once a second
+
+
+def test_stop_flushes_the_queue(make_daemon):
+    daemon = make_daemon("lockout_s = 0.0")
+    buttons = list(daemon.hardware.buttons.values())
+    for i in range(40):
+        daemon.clock.advance(0.1)
+        press(buttons[i % 4])
+    daemon.stop()
+    assert [seq for seq, *_ in rows(daemon.config.data_dir)] == list(range(1, 41))
+    assert not daemon._writer.is_alive()
+
+
+def test_a_corrupt_buffer_is_set_aside_by_the_daemon(make_daemon, tmp_path, caplog):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "buffer.db").write_bytes(b"this is not a database" * 300)
+    with caplog.at_level(logging.ERROR, logger="kiosk.store"):
+        daemon = make_daemon()
+    assert "is corrupt; moved aside" in caplog.text
+    press(daemon.hardware.buttons["happy"])
+    assert len(stored(daemon, 1)) == 1
+    assert len(list(data.glob("buffer.db.corrupt-*"))) == 1
+
+
+@pytest.mark.parametrize("led_config, lit", [("thanks = 26", 26), ("happy = 20", 20)])
+def test_led_choice(tmp_path, factory, fake_clock, led_config, lit):
+    from kiosk.buttons import Hardware
+    from kiosk.config import load_config
+    from tests.kiosk.helpers import write_config
+
+    config = load_config(write_config(tmp_path, leds=f"[leds]\n{led_config}\n"))
+    hardware = Hardware(config, factory, lambda mood: None)
+    try:
+        assert hardware.led_for(3).pin.info.name == f"GPIO{lit}"
+        assert (hardware.led_for(4) is None) == (lit == 20)
+    finally:
+        hardware.close()
