@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Installs (or upgrades) the kiosk on a Raspberry Pi: the kiosk user in group gpio, a venv at
+# /opt/kiosk from a wheelhouse, /etc/kiosk/kiosk.toml and token, kiosk.service enabled.
+# The one installer behind firstrun.sh (Bookworm), cloud-init runcmd (Trixie) and
+# deploy/provision. Idempotent: a second run with the same files changes and restarts nothing
+# and ends with "kiosk: unchanged".
+#
+# Every command comes from PATH and every path is under --root, so a test can run it against a
+# throwaway directory with stub systemctl/useradd/groupadd/usermod/chown/python3/runuser.
+set -euo pipefail
+
+usage() {
+    cat <<'USAGE'
+Usage: install-kiosk.sh --source DIR [--root DIR] [--upgrade] [--no-start] [--selftest]
+
+Installs the kiosk from DIR, which holds kiosk.toml, token, kiosk.service and wheelhouse/
+(wheels of kiosk-hub and its dependencies; without wheelhouse/ pip uses the network).
+
+  --source DIR  the files to install
+  --root DIR    install under DIR instead of / (default: $KIOSK_ROOT or /)
+  --upgrade     install the wheelhouse's kiosk even if another version is installed,
+                then restart the service (the buffer in /var/lib/kiosk is kept)
+  --no-start    enable kiosk.service but do not (re)start it (first boot reboots anyway)
+  --selftest    run `kiosk selftest` as user kiosk at the end
+
+Examples:
+  sudo bash install-kiosk.sh --source /boot/firmware/kiosk --no-start
+  sudo bash install-kiosk.sh --source /tmp/kiosk-bundle --upgrade --selftest
+USAGE
+}
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'install-kiosk: %s\n' "$*" >&2; exit 1; }
+
+root=${KIOSK_ROOT:-/}
+source_dir=""
+upgrade=no
+start=yes
+selftest=no
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --source) [[ $# -ge 2 ]] || die "--source needs a value"; source_dir=$2; shift 2 ;;
+        --root) [[ $# -ge 2 ]] || die "--root needs a value"; root=$2; shift 2 ;;
+        --upgrade) upgrade=yes; shift ;;
+        --no-start) start=no; shift ;;
+        --selftest) selftest=yes; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) die "unknown argument: $1 (see --help)" ;;
+    esac
+done
+[[ -n $source_dir ]] || die "--source DIR is required (see --help)"
+for f in kiosk.toml token kiosk.service; do
+    [[ -f $source_dir/$f ]] || die "$source_dir/$f is missing"
+done
+
+# R: the root as a prefix ("" for /), so "$R/etc/kiosk" is /etc/kiosk on a real system.
+R=${root%/}
+venv=/opt/kiosk
+changed=()
+
+has_line() { [[ -f $R$2 ]] && grep -q -- "$1" "$R$2"; }
+as_root_cmd() {
+    # useradd & co. edit the files under --root when given --prefix (shadow-utils >= 4.9).
+    if [[ -n $R ]]; then "$1" --prefix "$R" "${@:2}"; else "$@"; fi
+}
+
+# --- users: kiosk (system user, no login) in the gpio group that owns /dev/gpiochip* ---
+if ! has_line '^gpio:' /etc/group; then
+    as_root_cmd groupadd --system gpio
+    changed+=("group gpio")
+fi
+if ! has_line '^kiosk:' /etc/passwd; then
+    as_root_cmd useradd --system --user-group --groups gpio --home-dir /var/lib/kiosk \
+        --no-create-home --shell /usr/sbin/nologin --comment "feedback kiosk" kiosk
+    changed+=("user kiosk")
+elif ! grep -Eq '^gpio:[^:]*:[^:]*:(.*,)?kiosk(,|$)' "$R/etc/group"; then
+    as_root_cmd usermod --append --groups gpio kiosk
+    changed+=("kiosk in group gpio")
+fi
+
+# --- the venv and the kiosk package ---
+wheelhouse=$source_dir/wheelhouse
+wheels_digest=network
+if [[ -d $wheelhouse ]] && compgen -G "$wheelhouse/*.whl" >/dev/null; then
+    # Names carry the versions; hashes catch a rebuilt wheel of the same version.
+    wheels_digest=$(cd "$wheelhouse" && sha256sum -- *.whl | sha256sum)
+    wheels_digest=${wheels_digest%% *}
+    pip_source=(--no-index --find-links "$wheelhouse")
+else
+    say "no wheelhouse in $source_dir: pip uses the network"
+    pip_source=()
+fi
+installed_digest=""
+[[ -f $R$venv/.wheelhouse.sha256 ]] && installed_digest=$(<"$R$venv/.wheelhouse.sha256")
+
+if [[ ! -x $R$venv/bin/python ]]; then
+    # --system-site-packages: Raspberry Pi OS's python3-lgpio (gpiozero's pin driver, a C
+    # extension with no aarch64 wheel on PyPI) is found from the venv.
+    python3 -m venv --system-site-packages "$R$venv"
+    changed+=("venv $venv")
+fi
+if [[ -z $installed_digest || ($upgrade == yes && $installed_digest != "$wheels_digest") ]]; then
+    "$R$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade \
+        "${pip_source[@]}" kiosk-hub
+    printf '%s\n' "$wheels_digest" >"$R$venv/.wheelhouse.sha256"
+    changed+=("kiosk package")
+elif [[ $installed_digest != "$wheels_digest" ]]; then
+    say "the wheelhouse differs from the installed kiosk: run with --upgrade to install it"
+fi
+
+# --- config and token: 0600, owned by kiosk; /etc/kiosk readable by group kiosk only ---
+install_secret() {
+    local from=$1 to=$2
+    if [[ -f $R$to ]] && cmp -s "$from" "$R$to"; then
+        return 0
+    fi
+    # Written under umask 077 and moved into place: never readable by others, never half-written.
+    (umask 077 && cp -- "$from" "$R$to.new")
+    chmod 0600 "$R$to.new"
+    chown kiosk:kiosk "$R$to.new"
+    mv -f -- "$R$to.new" "$R$to"
+    changed+=("$to")
+}
+if [[ ! -d $R/etc/kiosk ]]; then
+    mkdir -p "$R/etc/kiosk"
+    chmod 0750 "$R/etc/kiosk"
+    chown root:kiosk "$R/etc/kiosk"
+fi
+install_secret "$source_dir/kiosk.toml" /etc/kiosk/kiosk.toml
+install_secret "$source_dir/token" /etc/kiosk/token
+
+# --- the unit ---
+unit=/etc/systemd/system/kiosk.service
+unit_changed=no
+if ! { [[ -f $R$unit ]] && cmp -s "$source_dir/kiosk.service" "$R$unit"; }; then
+    mkdir -p "$R/etc/systemd/system"
+    cp -- "$source_dir/kiosk.service" "$R$unit.new"
+    chmod 0644 "$R$unit.new"
+    mv -f -- "$R$unit.new" "$R$unit"
+    unit_changed=yes
+    changed+=("$unit")
+fi
+if [[ $unit_changed == yes ]]; then
+    systemctl daemon-reload
+fi
+wants=$R/etc/systemd/system/multi-user.target.wants/kiosk.service
+# -L too: the link is absolute, so under a --root other than / it points outside.
+if [[ ! -e $wants && ! -L $wants ]]; then
+    systemctl enable kiosk.service
+    changed+=("kiosk.service enabled")
+fi
+
+if ((${#changed[@]})); then
+    for what in "${changed[@]}"; do
+        say "changed: $what"
+    done
+    if [[ $start == yes ]]; then
+        systemctl restart kiosk.service
+        say "kiosk: changed, kiosk.service restarted"
+    else
+        say "kiosk: changed, kiosk.service starts at the next boot"
+    fi
+else
+    say "kiosk: unchanged"
+fi
+
+if [[ $selftest == yes ]]; then
+    say "--- kiosk selftest"
+    # A failing check is reported, not fatal: the install itself worked.
+    runuser -u kiosk -- "$R$venv/bin/kiosk" selftest --config "$R/etc/kiosk/kiosk.toml" ||
+        say "kiosk selftest reported a problem (exit $?)"
+fi

@@ -1,0 +1,93 @@
+"""deploy/lib/install-kiosk.sh against a throwaway root with stub system commands."""
+
+import subprocess
+
+from .conftest import INSTALL, REPO, make_wheelhouse
+
+
+def run_install(fake_system, *args):
+    return subprocess.run(["bash", str(INSTALL), *args], env=fake_system.env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_first_install_leaves_config_token_unit_and_enables(fake_system, bundle):
+    result = run_install(fake_system, "--source", str(bundle))
+    assert result.returncode == 0, result.stderr
+    root = fake_system.root
+    assert (root / "etc/kiosk/kiosk.toml").read_text() == (bundle / "kiosk.toml").read_text()
+    token = root / "etc/kiosk/token"
+    assert token.read_text() == "tok-3f9a2c\n"
+    assert token.stat().st_mode & 0o777 == 0o600
+    assert (root / "etc/kiosk/kiosk.toml").stat().st_mode & 0o777 == 0o600
+    unit = root / "etc/systemd/system/kiosk.service"
+    assert unit.read_text() == (REPO / "systemd/kiosk.service").read_text()
+    calls = fake_system.calls()
+    assert "systemctl enable kiosk.service" in calls
+    assert "systemctl restart kiosk.service" in calls
+    assert f"python3 -m venv --system-site-packages {root}/opt/kiosk" in calls
+    pip = [c for c in calls if c.startswith("venv-python -m pip install")]
+    assert pip and f"--no-index --find-links {bundle}/wheelhouse" in pip[0]
+    assert pip[0].endswith(" kiosk-hub")
+    assert f"useradd --prefix {root} --system --user-group --groups gpio" in " ".join(calls)
+    assert f"chown kiosk:kiosk {root}/etc/kiosk/token.new" in calls
+    assert "kiosk: changed, kiosk.service restarted" in result.stdout
+
+
+def test_second_run_is_unchanged_and_restarts_nothing(fake_system, bundle):
+    assert run_install(fake_system, "--source", str(bundle)).returncode == 0
+    fake_system.clear_log()
+    result = run_install(fake_system, "--source", str(bundle))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "kiosk: unchanged"
+    assert fake_system.calls() == []
+
+
+def test_new_token_is_installed_and_restarts(fake_system, bundle):
+    run_install(fake_system, "--source", str(bundle))
+    (bundle / "token").write_text("tok-new\n")
+    fake_system.clear_log()
+    result = run_install(fake_system, "--source", str(bundle))
+    assert (fake_system.root / "etc/kiosk/token").read_text() == "tok-new\n"
+    assert "changed: /etc/kiosk/token" in result.stdout
+    assert fake_system.calls()[-1] == "systemctl restart kiosk.service"
+    assert not any("pip" in c for c in fake_system.calls())
+
+
+def test_new_wheelhouse_needs_upgrade(fake_system, bundle):
+    run_install(fake_system, "--source", str(bundle))
+    for old in (bundle / "wheelhouse").glob("kiosk_hub-*"):
+        old.unlink()
+    make_wheelhouse(bundle / "wheelhouse", version="0.2.0")
+    fake_system.clear_log()
+    result = run_install(fake_system, "--source", str(bundle))
+    assert "run with --upgrade" in result.stdout
+    assert fake_system.calls() == []
+    result = run_install(fake_system, "--source", str(bundle), "--upgrade")
+    calls = fake_system.calls()
+    assert any(c.startswith("venv-python -m pip install") for c in calls)
+    assert calls[-1] == "systemctl restart kiosk.service"
+    assert not any("useradd" in c or "venv --system" in c for c in calls)
+
+
+def test_no_start_enables_without_starting(fake_system, bundle):
+    result = run_install(fake_system, "--source", str(bundle), "--no-start")
+    assert result.returncode == 0, result.stderr
+    calls = fake_system.calls()
+    assert "systemctl enable kiosk.service" in calls
+    assert not any("restart" in c or " start" in c for c in calls)
+
+
+def test_without_wheelhouse_pip_uses_the_network(fake_system, bundle):
+    for wheel in (bundle / "wheelhouse").iterdir():
+        wheel.unlink()
+    result = run_install(fake_system, "--source", str(bundle))
+    assert result.returncode == 0, result.stderr
+    pip = [c for c in fake_system.calls() if "pip install" in c][0]
+    assert "--no-index" not in pip
+
+
+def test_missing_source_file_is_one_line(fake_system, bundle):
+    (bundle / "token").unlink()
+    result = run_install(fake_system, "--source", str(bundle))
+    assert result.returncode != 0
+    assert result.stderr.count("\n") == 1 and "token is missing" in result.stderr
