@@ -1,0 +1,112 @@
+"""`kiosk run --simulate` as a real process: kill -9 in a press storm, SIGTERM, systemd."""
+
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.kiosk.helpers import write_config
+from tests.support import wait_until
+
+KIOSK = str(Path(sys.executable).parent / "kiosk")
+STORED = re.compile(r"stored press seq=(\d+)")
+
+pytestmark = pytest.mark.slow
+
+
+class Kiosk:
+    """`kiosk run` on mock pins over a temp config; its stderr goes to one log file."""
+
+    def __init__(self, tmp_path, body="lockout_s = 0.0", **env):
+        self.config = write_config(tmp_path, body)
+        self.data_dir = tmp_path / "data"
+        self.log = tmp_path / "kiosk.log"
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("KIOSK_", "GPIOZERO_", "NOTIFY_", "WATCHDOG_"))}
+        self.env.update(env)
+        self.process = None
+
+    def start(self, rate):
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [KIOSK, "run", "--config", str(self.config), "--simulate", str(rate)],
+                stdout=log, stderr=log, env=self.env)
+        return self
+
+    def logged(self):
+        text = self.log.read_text() if self.log.exists() else ""
+        return [int(n) for n in STORED.findall(text)]
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout)
+
+    def rows(self, columns="seq"):
+        conn = sqlite3.connect(self.data_dir / "buffer.db")
+        try:
+            return conn.execute(f"SELECT {columns} FROM presses ORDER BY seq").fetchall()
+        finally:
+            conn.close()
+
+
+def test_kill_9_during_a_press_storm_loses_nothing_stored(tmp_path):
+    kiosk = Kiosk(tmp_path)
+    for _ in range(4):
+        before = len(kiosk.logged())
+        kiosk.start(1200)  # 20 presses a second
+        wait_until(lambda before=before: len(kiosk.logged()) >= before + 15, timeout=30,
+                   message="presses stored before the kill")
+        assert kiosk.stop(signal.SIGKILL) == -signal.SIGKILL
+    kiosk.start(1200)
+    wait_until(lambda: len(kiosk.logged()) >= 70, timeout=30, message="more presses")
+    started = time.monotonic()
+    assert kiosk.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < 5
+    seqs = [seq for (seq,) in kiosk.rows()]
+    logged = kiosk.logged()
+    assert seqs == list(range(1, len(seqs) + 1))  # contiguous, never reused
+    assert set(logged) <= set(seqs)  # every press reported as stored is there
+    assert logged == sorted(set(logged))  # and none was reported twice
+    assert "stopped after storing" in kiosk.log.read_text()
+
+
+def test_sigterm_flushes_and_exits_0_with_a_clock_years_off(tmp_path):
+    kiosk = Kiosk(tmp_path, KIOSK_FAKE_CLOCK_OFFSET_S=str(-6 * 365 * 86400))
+    kiosk.start(1200)
+    wait_until(lambda: len(kiosk.logged()) >= 10, timeout=30, message="ten stored presses")
+    started = time.monotonic()
+    assert kiosk.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < 5
+    rows = kiosk.rows("seq, pressed_at, clock_synced")
+    assert [r[0] for r in rows] == kiosk.logged()  # flushed: nothing stored went unlogged
+    assert all(r[1] < "2021" and r[2] == 0 for r in rows)
+    assert "KIOSK_FAKE_CLOCK_OFFSET_S is set" in kiosk.log.read_text()
+
+
+def test_tells_systemd_ready_watchdog_and_stopping(tmp_path):
+    name = f"kiosk-test-{os.getpid()}-{time.monotonic_ns()}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind("\0" + name)
+        listener.settimeout(20)
+        kiosk = Kiosk(tmp_path, NOTIFY_SOCKET="@" + name, WATCHDOG_USEC="400000")
+        kiosk.start(0)
+        try:
+            while not (message := listener.recv(4096).decode()).startswith("READY=1"):
+                assert message == "WATCHDOG=1"  # the writer pets from its first round
+            assert [listener.recv(4096).decode() for _ in range(3)] == ["WATCHDOG=1"] * 3
+            assert kiosk.stop(signal.SIGTERM) == 0
+            while (message := listener.recv(4096).decode()) == "WATCHDOG=1":
+                pass
+            assert message == "STOPPING=1"
+        finally:
+            if kiosk.process.poll() is None:
+                kiosk.process.kill()
+                kiosk.process.wait()
+    assert kiosk.rows() == []  # --simulate 0 pressed nothing
