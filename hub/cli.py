@@ -437,7 +437,8 @@ def backup(hub, dest, keep):
 @cli.command()
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=".demo",
               show_default=True, help="Where the demo keeps its database, kiosks and logs.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
+              envvar="DEMO_PORT", help="Port of the demo hub (else $DEMO_PORT).")
 @click.option("--days", default=90, show_default=True, type=click.IntRange(1, 400),
               help="Days of history to seed.")
 @click.option("--seconds", type=click.IntRange(1), envvar="DEMO_SECONDS",
