@@ -41,7 +41,8 @@ class Daemon:
         self.store_up = threading.Event()
         self.hardware = None
         self.buffer = None
-        self.stored = 0
+        self.stored = 0  # presses stored since start; `wait_stored` waits on it
+        self._stored_changed = threading.Condition()
         self._waiting = deque()  # presses taken off the queue, not yet stored
         self._last = None  # (boot_id, uptime_ms) of the last press, for bounce and lockout
         self._failing = None
@@ -177,7 +178,9 @@ class Daemon:
                 self._failed(f"{e}; {len(self._waiting)} press(es) kept in memory, retrying")
                 return
             self._waiting.popleft()
-            self.stored += 1
+            with self._stored_changed:
+                self.stored += 1
+                self._stored_changed.notify_all()
             if self._failing:
                 log.info("press buffer writable again")
                 self._failing = None
@@ -185,6 +188,11 @@ class Daemon:
                      " misuse" if press.misuse else "")
             if self.hardware is not None and not self.stop_event.is_set():
                 self.hardware.thank(press.mood, LED_ON_S)
+
+    def wait_stored(self, count, timeout=None):
+        """Wait until *count* presses have been stored since start; True if they have."""
+        with self._stored_changed:
+            return self._stored_changed.wait_for(lambda: self.stored >= count, timeout)
 
     def _failed(self, message):
         if message.split(";")[0] != (self._failing or "").split(";")[0]:
