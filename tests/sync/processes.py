@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -78,7 +79,8 @@ class HubProcess:
         """Every press the hub holds for the location, through the read API."""
         rows, after = [], None
         while True:
-            params = {"location": self.location, "from": first, "to": last, "limit": 10000}
+            params = {"location": self.location, "from": first, "to": last, "limit": 10000,
+                      "include_misuse": 1}
             if device:
                 params["device"] = device
             if after:
@@ -91,6 +93,18 @@ class HubProcess:
             after = page["next"]
             if not after:
                 return rows
+
+
+    def hourly(self, began, ended, timezone="Europe/Amsterdam"):
+        """The hour rows of the location for the local dates from *began* to *ended*."""
+        zone = ZoneInfo(timezone)
+        params = {"from": began.astimezone(zone).date().isoformat(),
+                  "to": ended.astimezone(zone).date().isoformat(), "include_misuse": 1}
+        response = requests.get(f"{self.url}/api/v1/locations/{self.location}/hourly",
+                                params=params, timeout=30,
+                                headers={"Authorization": f"Bearer {self.api_token}"})
+        assert response.status_code == 200, response.text
+        return response.json()["hours"]
 
 
 class KioskProcess:
