@@ -12,12 +12,15 @@ synced then, so nothing is counted twice.
 
 import logging
 import random
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 from kiosk import __version__
+from kiosk.clock import Clock
 from kiosk.hub_client import TIMEOUT_S, HubClient, SyncFailure, classify, error_message
+from kiosk.store import PressBuffer, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +101,18 @@ class SyncLoop:
 
     def run(self):
         """Sync until the stop event is set; never raises (errors are logged and retried)."""
-        if self.buffer is None:
-            self.buffer = open_buffer(self.config)
         log.info("sync: sending to %s every %gs, batches of %d",
                  self.client.base, self.interval, self.batch_size)
         try:
             while not self.stop_event.is_set():
                 try:
+                    if self.buffer is None:
+                        self.buffer = open_buffer(self.config)
                     delay = self.step()
+                except (StoreError, sqlite3.Error) as error:  # disk full, file gone…
+                    delay = self.backoff.next_delay()
+                    log.warning("sync: the press buffer failed: %s (next try in %.1fs)",
+                                error, delay)
                 except Exception:  # a bug or a broken buffer must not end syncing for good
                     log.exception("sync: unexpected error, retrying")
                     delay = self.backoff.next_delay()
@@ -113,7 +120,7 @@ class SyncLoop:
                     break
         finally:
             self.client.close()
-            if self._own_buffer and hasattr(self.buffer, "close"):
+            if self._own_buffer and self.buffer is not None:
                 self.buffer.close()
 
     def step(self):
@@ -347,14 +354,10 @@ def _duration(seconds):
 
 def default_identity():
     """The daemon's clock: boot_id, uptime_ms(), clock_synced() and now() (kiosk.clock)."""
-    from kiosk.clock import Clock
-
     return Clock.from_environment()
 
 
 def open_buffer(config):
     """The sync thread's own PressBuffer on the daemon's buffer file."""
-    from kiosk.store import PressBuffer
-
     return PressBuffer(config.data_dir, max_presses=config.max_buffer_presses,
                        device_id=config.device_id)

@@ -352,3 +352,20 @@ def test_https_is_verified_by_default_and_ca_file_trusts_a_private_ca(certificat
 
 def test_cap_is_five_minutes():
     assert BACKOFF_CAP_S == 300
+
+
+def test_a_buffer_that_cannot_be_opened_is_retried_not_fatal(tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    stop = threading.Event()
+    loop = SyncLoop(config(f"http://127.0.0.1:{free_port()}", data_dir=blocker / "data"), stop)
+    loop.backoff.base = 0.01
+    thread = threading.Thread(target=loop.run)
+    with caplog.at_level(logging.WARNING, logger="kiosk.sync"):
+        thread.start()
+        wait_until(lambda: loop.backoff.failures >= 2, message="two tries to open the buffer")
+        stop.set()
+        thread.join(timeout=2)
+    assert not thread.is_alive()
+    assert "the press buffer failed: cannot create" in caplog.text
+    assert "Traceback" not in caplog.text
