@@ -82,8 +82,9 @@ fi
 wheelhouse=$source_dir/wheelhouse
 wheels_digest=network
 if [[ -d $wheelhouse ]] && compgen -G "$wheelhouse/*.whl" >/dev/null; then
-    # Names carry the versions; hashes catch a rebuilt wheel of the same version.
-    wheels_digest=$(cd "$wheelhouse" && sha256sum -- *.whl | sha256sum)
+    # The wheel names carry the versions: the same names are the same install (a wheel
+    # rebuilt from the same version is not reproducible byte for byte, so no content hash).
+    wheels_digest=$(cd "$wheelhouse" && printf '%s\n' *.whl | LC_ALL=C sort | sha256sum)
     wheels_digest=${wheels_digest%% *}
     pip_source=(--no-index --find-links "$wheelhouse")
 else
@@ -93,15 +94,28 @@ fi
 installed_digest=""
 [[ -f $R$venv/.wheelhouse.sha256 ]] && installed_digest=$(<"$R$venv/.wheelhouse.sha256")
 
+# pip can run from its own wheel: then the venv needs no ensurepip (package python3-venv).
+pip_wheel=""
+if ((${#pip_source[@]})); then
+    pip_wheel=$(find "$wheelhouse" -maxdepth 1 -name 'pip-*.whl' | LC_ALL=C sort | tail -n 1)
+fi
 if [[ ! -x $R$venv/bin/python ]]; then
     # --system-site-packages: Raspberry Pi OS's python3-lgpio (gpiozero's pin driver, a C
     # extension with no aarch64 wheel on PyPI) is found from the venv.
-    python3 -m venv --system-site-packages "$R$venv"
+    if [[ -n $pip_wheel ]]; then
+        python3 -m venv --system-site-packages --without-pip "$R$venv"
+    else
+        python3 -m venv --system-site-packages "$R$venv"
+    fi
     changed+=("venv $venv")
 fi
 if [[ -z $installed_digest || ($upgrade == yes && $installed_digest != "$wheels_digest") ]]; then
-    "$R$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade \
-        "${pip_source[@]}" kiosk-hub
+    pip=("$R$venv/bin/python" -m pip)
+    if [[ -n $pip_wheel ]]; then
+        pip=("$R$venv/bin/python" "$pip_wheel/pip")
+    fi
+    "${pip[@]}" install --quiet --disable-pip-version-check --no-cache-dir --upgrade \
+        "${pip_source[@]}" kiosk-hub ${pip_wheel:+pip}
     printf '%s\n' "$wheels_digest" >"$R$venv/.wheelhouse.sha256"
     changed+=("kiosk package")
 elif [[ $installed_digest != "$wheels_digest" ]]; then
