@@ -33,15 +33,21 @@ write_image() {
     mkfifo "$work/tap"
     sha256sum <"$work/tap" >"$work/sum" &
     hash_pid=$!
+    local status=0
     if command -v pv >/dev/null 2>&1 && [[ -t 2 ]]; then
         # pv knows the total, so it shows a bar with bytes, rate and ETA.
         decompress "$image" | tee "$work/tap" | pv -p -t -e -r -b -s "$bytes" |
-            dd of="$target" "${dd_opts[@]}" status=none
+            dd of="$target" "${dd_opts[@]}" status=none || status=$?
     else
         decompress "$image" | tee "$work/tap" |
-            dd of="$target" "${dd_opts[@]}" status="$([[ -t 2 ]] && echo progress || echo none)"
+            dd of="$target" "${dd_opts[@]}" status="$([[ -t 2 ]] && echo progress || echo none)" ||
+            status=$?
     fi
-    wait "$hash_pid"
+    wait "$hash_pid" || true
+    if ((status != 0)); then
+        rm -rf "$work"
+        die "writing to $target failed (exit $status): a bad card or reader, or a damaged image?"
+    fi
     sync
     digest=$(<"$work/sum")
     rm -rf "$work"

@@ -5,8 +5,11 @@
 # deploy/provision. Idempotent: a second run with the same files changes and restarts nothing
 # and ends with "kiosk: unchanged".
 #
-# Every command comes from PATH and every path is under --root, so a test can run it against a
-# throwaway directory with stub systemctl/useradd/groupadd/usermod/chown/python3/runuser.
+# Every command comes from PATH. --root DIR installs into another root filesystem (an image
+# being built): files under DIR, useradd --prefix, `systemctl --root`, nothing started.
+# $KIOSK_ROOT is the test seam: files under it, but the commands act as on a live system, so
+# a test runs this against a throwaway directory with stub systemctl, useradd, groupadd,
+# usermod, chown, python3 and runuser that log their arguments.
 set -euo pipefail
 
 usage() {
@@ -17,7 +20,7 @@ Installs the kiosk from DIR, which holds kiosk.toml, token, kiosk.service and wh
 (wheels of kiosk-hub and its dependencies; without wheelhouse/ pip uses the network).
 
   --source DIR  the files to install
-  --root DIR    install under DIR instead of / (default: $KIOSK_ROOT or /)
+  --root DIR    install into the root filesystem at DIR (offline: enables, starts nothing)
   --upgrade     install the wheelhouse's kiosk even if another version is installed,
                 then restart the service (the buffer in /var/lib/kiosk is kept)
   --no-start    enable kiosk.service but do not (re)start it (first boot reboots anyway)
@@ -33,6 +36,7 @@ say() { printf '%s\n' "$*"; }
 die() { printf 'install-kiosk: %s\n' "$*" >&2; exit 1; }
 
 root=${KIOSK_ROOT:-/}
+offline=no
 source_dir=""
 upgrade=no
 start=yes
@@ -40,7 +44,7 @@ selftest=no
 while [[ $# -gt 0 ]]; do
     case $1 in
         --source) [[ $# -ge 2 ]] || die "--source needs a value"; source_dir=$2; shift 2 ;;
-        --root) [[ $# -ge 2 ]] || die "--root needs a value"; root=$2; shift 2 ;;
+        --root) [[ $# -ge 2 ]] || die "--root needs a value"; root=$2; offline=yes; start=no; shift 2 ;;
         --upgrade) upgrade=yes; shift ;;
         --no-start) start=no; shift ;;
         --selftest) selftest=yes; shift ;;
@@ -154,13 +158,17 @@ if ! { [[ -f $R$unit ]] && cmp -s "$source_dir/kiosk.service" "$R$unit"; }; then
     unit_changed=yes
     changed+=("$unit")
 fi
-if [[ $unit_changed == yes ]]; then
+if [[ $unit_changed == yes && $offline == no ]]; then
     systemctl daemon-reload
 fi
 wants=$R/etc/systemd/system/multi-user.target.wants/kiosk.service
 # -L too: the link is absolute, so under a --root other than / it points outside.
 if [[ ! -e $wants && ! -L $wants ]]; then
-    systemctl enable kiosk.service
+    if [[ $offline == yes ]]; then
+        systemctl --root="$R" enable kiosk.service
+    else
+        systemctl enable kiosk.service
+    fi
     changed+=("kiosk.service enabled")
 fi
 

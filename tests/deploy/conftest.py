@@ -30,15 +30,18 @@ thanks = 26
 # enable makes the wants/ symlink, python3 -m venv makes a venv whose python and kiosk log too.
 STUBS = {
     "groupadd": 'echo "${!#}:x:999:" >>"$KIOSK_ROOT/etc/group"',
-    "useradd": ('echo "${!#}:x:998:998::/var/lib/kiosk:/usr/sbin/nologin" >>"$KIOSK_ROOT/etc/passwd"\n'
+    "useradd": ('echo "${!#}:x:998:998::/var/lib/kiosk:/usr/sbin/nologin"'
+                ' >>"$KIOSK_ROOT/etc/passwd"\n'
                 'echo "${!#}:x:998:" >>"$KIOSK_ROOT/etc/group"\n'
                 'sed -i "s/^gpio:\\(.*\\):$/gpio:\\1:${!#}/" "$KIOSK_ROOT/etc/group"'),
     "usermod": "",
     "chown": "",
     "runuser": 'shift 3; "$@"',
     "sudo": 'while [ "${1#-}" != "$1" ]; do shift; done; "$@"',
-    "systemctl": ('if [ "$1" = enable ]; then d="$KIOSK_ROOT/etc/systemd/system/multi-user.target.wants"; '
-                  'mkdir -p "$d"; ln -sf /etc/systemd/system/"$2" "$d/$2"; fi'),
+    "systemctl": ('[ "${1#--root=}" != "$1" ] && shift\n'
+                  'if [ "$1" = enable ]; then\n'
+                  '  d="$KIOSK_ROOT/etc/systemd/system/multi-user.target.wants"\n'
+                  '  mkdir -p "$d"; ln -sf /etc/systemd/system/"$2" "$d/$2"\nfi'),
     "python3": (
         'if [ "$1 $2" = "-m venv" ]; then\n'
         '  v="${!#}"; mkdir -p "$v/bin"\n'

@@ -9,7 +9,8 @@ from pathlib import Path
 SECTOR = 512
 BOOT_START, BOOT_SECTORS = 8192, 80 * 2048      # 40 MiB: enough clusters for FAT32
 ROOT_START, ROOT_SECTORS = BOOT_START + BOOT_SECTORS, 8 * 2048
-CMDLINE = "console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes rootwait quiet\n"
+CMDLINE = ("console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4"
+           " fsck.repair=yes rootwait quiet\n")
 CONFIG_TXT = "# Pi OS\narm_64bit=1\ndtparam=audio=on\n"
 MTOOLS_ENV = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
 

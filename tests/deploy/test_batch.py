@@ -1,0 +1,82 @@
+"""deploy/flash --batch: registers each CSV row with the hub (DEPLOY_HUB_CMD seam, a stub
+`hub` printing a token), flashes one file per card ({hostname} in TARGET), keeps progress next
+to the CSV so that a re-run skips what is done."""
+
+import os
+import subprocess
+
+import pytest
+
+from . import images
+from .conftest import make_wheelhouse
+from .test_flash import FLASH, SSH_KEY
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    return images.build_image(tmp_path_factory.mktemp("img") / "t", "trixie")
+
+
+def fake_hub(tmp_path):
+    """`hub device add ID --location SLUG` prints tok-ID; the id "unknown-place" fails."""
+    hub = tmp_path / "fake-hub"
+    hub.write_text('#!/bin/sh\necho "hub $*" >>"$HUB_LOG"\n'
+                   '[ "$3" = unknown-place ] && { echo "no such location" >&2; exit 1; }\n'
+                   'echo "tok-$3"\n')
+    hub.chmod(0o755)
+    return hub
+
+
+def run_batch(image, tmp_path, csv):
+    key = tmp_path / "key.pub"
+    key.write_text(SSH_KEY)
+    template = tmp_path / "template.toml"
+    template.write_text('device_id = "template"\nhub_url = "https://hub.example.org"\n'
+                        'token_file = "/etc/kiosk/token"\n[buttons]\nhappy = 13\n')
+    wheelhouse = make_wheelhouse(tmp_path / "wheelhouse")
+    env = {**os.environ, "DEPLOY_HUB_CMD": str(fake_hub(tmp_path)),
+           "HUB_LOG": str(tmp_path / "hub.log")}
+    return subprocess.run(
+        [str(FLASH), "--batch", str(csv), "--hub-ssh", "admin@hub", str(image),
+         str(tmp_path / "card-{hostname}.img"), "--config", str(template),
+         "--ssh-key", str(key), "--wheelhouse", str(wheelhouse), "--yes"],
+        env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def test_batch_registers_flashes_and_resumes(image, tmp_path):
+    csv = tmp_path / "fleet.csv"
+    csv.write_text("device_id,location,hostname\n"
+                   "ams-security-01,ams-security,\n"
+                   "ams-gate-d-01,ams-gate-d,gate-d-kiosk-1\n"
+                   "unknown-place,nowhere,\n")
+    first = run_batch(image, tmp_path, csv)
+    assert first.returncode != 0          # one row failed
+    assert (tmp_path / "hub.log").read_text().splitlines() == [
+        "hub device add ams-security-01 --location ams-security",
+        "hub device add ams-gate-d-01 --location ams-gate-d",
+        "hub device add unknown-place --location nowhere",
+    ]
+    one = tmp_path / "card-ams-security-01.img"
+    two = tmp_path / "card-gate-d-kiosk-1.img"
+    assert images.fat_read(one, "kiosk/token").strip() == b"tok-ams-security-01"
+    assert b'device_id = "ams-gate-d-01"' in images.fat_read(two, "kiosk/kiosk.toml")
+    assert b'hub_url = "https://hub.example.org"' in images.fat_read(two, "kiosk/kiosk.toml")
+    assert b'hostname: "gate-d-kiosk-1"' in images.fat_read(two, "user-data")
+    summary = first.stderr[first.stderr.index("Summary"):]
+    assert "ams-security-01" in summary and "flashed" in summary
+    assert "unknown-place\tregistration with the hub failed" in summary
+    state = (tmp_path / "fleet.csv.state").read_text().splitlines()
+    assert "flashed ams-security-01" in state and "flashed ams-gate-d-01" in state
+    tokens = tmp_path / "fleet.csv.tokens"
+    assert tokens.stat().st_mode & 0o777 == 0o700
+    assert (tokens / "ams-security-01").stat().st_mode & 0o777 == 0o600
+
+    # The bad row is fixed; a re-run registers and flashes only that one.
+    csv.write_text(csv.read_text().replace("unknown-place,nowhere", "ams-lounge-01,ams-lounge"))
+    (tmp_path / "hub.log").write_text("")
+    second = run_batch(image, tmp_path, csv)
+    assert second.returncode == 0, second.stderr
+    assert (tmp_path / "hub.log").read_text().splitlines() == [
+        "hub device add ams-lounge-01 --location ams-lounge"]
+    assert "ams-security-01\tdone before, skipped" in second.stderr
+    assert (tmp_path / "card-ams-lounge-01.img").exists()
