@@ -38,7 +38,7 @@ def run_batch(image, tmp_path, csv):
            "HUB_LOG": str(tmp_path / "hub.log")}
     return subprocess.run(
         [str(FLASH), "--batch", str(csv), "--hub-ssh", "admin@hub", str(image),
-         str(tmp_path / "card-{hostname}.img"), "--config", str(template),
+         str(tmp_path / "card-{hostname}.img"), "--config-template", str(template),
          "--ssh-key", str(key), "--wheelhouse", str(wheelhouse), "--yes"],
         env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 

@@ -1,7 +1,9 @@
 """deploy/flash onto a plain file target: synthetic Bookworm and Trixie images (.img and
 .img.xz), checked with mtools afterwards; usage errors. No network, no block device."""
 
+import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -105,6 +107,37 @@ def test_trixie_card_gets_cloud_init(trixie, tmp_path, inputs):
     assert images.root_bytes(card) == images.root_bytes(trixie)
 
 
+def yaml_load(text):
+    """cloud-init's YAML parsed by the system's PyYAML (what cloud-init itself uses)."""
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    code = "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"
+    probe = subprocess.run([python, "-c", "import yaml"], capture_output=True, timeout=30)
+    if probe.returncode != 0:
+        pytest.skip("PyYAML (python3-yaml) is not installed")
+    out = subprocess.run([python, "-c", code], input=text, capture_output=True, text=True,
+                         check=True, timeout=30)
+    return json.loads(out.stdout)
+
+
+def test_cloud_init_files_are_valid_yaml(trixie, tmp_path, inputs):
+    psk = tmp_path / "psk"
+    psk.write_text("with: colon # and hash\n")
+    card = tmp_path / "card.img"
+    result = flash(trixie, card, inputs, "--wifi-ssid", "Staff: 5GHz", "--wifi-psk-file",
+                   str(psk), "--wifi-country", "NL")
+    assert result.returncode == 0, result.stderr
+    user_data = yaml_load(images.fat_read(card, "user-data").decode())
+    assert user_data["users"][0]["name"] == "tech"
+    assert user_data["users"][0]["ssh_authorized_keys"] == [SSH_KEY.strip()]
+    assert user_data["ssh_pwauth"] is False
+    assert any("install-kiosk.sh" in " ".join(map(str, cmd)) for cmd in user_data["runcmd"])
+    network = yaml_load(images.fat_read(card, "network-config").decode())
+    points = network["network"]["wifis"]["wlan0"]["access-points"]
+    assert points == {"Staff: 5GHz": {"password": "with: colon # and hash"}}
+    meta = yaml_load(images.fat_read(card, "meta-data").decode())
+    assert meta["local-hostname"] == "ams-security-03"
+
+
 def test_wifi_goes_into_network_config(trixie, tmp_path, inputs):
     psk = tmp_path / "psk"
     psk.write_text('pass "phrase" 1\n')
@@ -167,3 +200,36 @@ def test_missing_token_is_refused_before_writing(bookworm, tmp_path, inputs):
     result = flash(bookworm, card, inputs)
     assert result.returncode != 0
     assert not card.exists()
+
+
+def test_without_wheelhouse_one_is_built_for_the_pi(trixie, tmp_path, inputs):
+    """pip (the DEPLOY_PIP seam, a stub here) builds the kiosk wheel from the checkout and
+    downloads aarch64 wheels for the Python of Bookworm and of Trixie."""
+    log = tmp_path / "pip.log"
+    pip = tmp_path / "fake-pip"
+    pip.write_text(
+        '#!/usr/bin/env bash\necho "pip $*" >>"$PIP_LOG"\n'
+        'while (($#)); do case $1 in\n'
+        '  --wheel-dir|-w) touch "$2/kiosk_hub-0.1.0-py3-none-any.whl"; shift ;;\n'
+        '  --dest|-d) touch "$2/requests-2.32.0-py3-none-any.whl"'
+        ' "$2/markupsafe-3.0.2-cp311-cp311-manylinux_2_17_aarch64.whl"; shift ;;\n'
+        'esac; shift; done\n')
+    pip.chmod(0o755)
+    card = tmp_path / "card.img"
+    args = [str(FLASH), str(trixie), str(card), "--config", str(inputs["config"]),
+            "--token-file", str(inputs["token"]), "--yes"]
+    env = {**os.environ, "DEPLOY_PIP": str(pip), "PIP_LOG": str(log)}
+    result = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0].startswith("pip wheel ") and "--no-deps" in calls[0]
+    assert calls[0].endswith(str(REPO))
+    downloads = [c for c in calls if c.startswith("pip download ")]
+    assert len(downloads) == 2
+    for call, python in zip(downloads, ("3.11", "3.13"), strict=True):
+        assert "--only-binary=:all:" in call and "--platform manylinux2014_aarch64" in call
+        assert f"--python-version {python}" in call
+    assert images.fat_list(card, "kiosk/wheelhouse") == [
+        "kiosk_hub-0.1.0-py3-none-any.whl",
+        "markupsafe-3.0.2-cp311-cp311-manylinux_2_17_aarch64.whl",
+        "requests-2.32.0-py3-none-any.whl"]
