@@ -29,10 +29,10 @@ def _fmt(value):
 def table(rows):
     cells = [[_fmt(row.get(c)) for c in COLUMNS] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(COLUMNS)]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(COLUMNS, widths)) + " |"]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)) + " |"]
     lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in cells:
-        lines.append("| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |")
+        lines.append("| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |")
     return "\n".join(lines)
 
 
@@ -49,7 +49,8 @@ def main(argv=None):
     print()
     print(text)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    machine = f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    machine = f"{platform.machine()}, {python}"
     report = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
     if not only:
         report.write_text(
