@@ -13,6 +13,7 @@ import click
 from kiosk import __version__, clock
 from kiosk.config import ConfigError, load_config
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 CONFIG_HELP = "TOML config (default: $KIOSK_CONFIG, else /etc/kiosk/kiosk.toml)."
 
 
@@ -95,6 +96,10 @@ def run(config_path, rate, keyboard, verbose):
     if kiosk_clock.faked:
         log.warning("%s is set: the wall clock is shifted by %ss (tests only)",
                     clock.FAKE_OFFSET_ENV, kiosk_clock.offset.total_seconds())
+    # No signal handler: one that sets an Event takes a lock, and a second signal arriving
+    # inside it deadlocks the stop. Blocked here (every thread started later inherits the
+    # mask), the signals wait for sigtimedwait below.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     mock = rate is not None or keyboard
     try:
         if mock:
@@ -106,12 +111,6 @@ def run(config_path, rate, keyboard, verbose):
     except NoGPIO as e:
         _fail(f"kiosk: {e}")
     daemon = Daemon(config, factory, clock=kiosk_clock)
-
-    def stop(signum, frame):
-        daemon.stop_event.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     try:
         daemon.start()
     except Exception as e:  # pins busy or missing: one line, not a traceback
@@ -122,8 +121,11 @@ def run(config_path, rate, keyboard, verbose):
         log.info("simulating %g presses a minute on mock pins", rate)
     if keyboard:
         keyboard_thread(daemon.hardware.buttons, daemon.stop_event)
-    while not daemon.stop_event.wait(1.0):
-        pass
+    while not daemon.stop_event.is_set():  # --keyboard's q sets it
+        received = signal.sigtimedwait(STOP_SIGNALS, 1.0)
+        if received is not None:
+            log.info("%s received", signal.Signals(received.si_signo).name)
+            break
     log.info("stopping: storing what is queued")
     daemon.stop()
     sys.exit(0)

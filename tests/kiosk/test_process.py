@@ -110,3 +110,26 @@ def test_tells_systemd_ready_watchdog_and_stopping(tmp_path):
                 kiosk.process.kill()
                 kiosk.process.wait()
     assert kiosk.rows() == []  # --simulate 0 pressed nothing
+
+
+def test_repeated_signals_never_hang_the_stop(tmp_path):
+    # `timeout`, a double Ctrl-C or systemd and a user at once: a burst of signals must not
+    # deadlock the shutdown (a handler that takes a lock can re-enter it).
+    kiosk = Kiosk(tmp_path)
+    kiosk.start(1200)
+    wait_until(lambda: len(kiosk.logged()) >= 5, timeout=30, message="five stored presses")
+    started = time.monotonic()
+    for _ in range(200):
+        if kiosk.process.poll() is not None:
+            break
+        kiosk.process.send_signal(signal.SIGTERM)
+        kiosk.process.send_signal(signal.SIGINT)
+    try:
+        code = kiosk.process.wait(timeout=10)
+    finally:
+        if kiosk.process.poll() is None:
+            kiosk.process.kill()
+            kiosk.process.wait()
+    assert code == 0
+    assert time.monotonic() - started < 5
+    assert [seq for (seq,) in kiosk.rows()] == kiosk.logged()  # flushed, all logged
