@@ -103,25 +103,34 @@ pip_wheel=""
 if ((${#pip_source[@]})); then
     pip_wheel=$(find "$wheelhouse" -maxdepth 1 -name 'pip-*.whl' | LC_ALL=C sort | tail -n 1)
 fi
-if [[ ! -x $R$venv/bin/python ]]; then
-    # --system-site-packages: Raspberry Pi OS's python3-lgpio (gpiozero's pin driver, a C
-    # extension with no aarch64 wheel on PyPI) is found from the venv.
+if [[ -z $installed_digest || ($upgrade == yes && $installed_digest != "$wheels_digest") ]]; then
+    # A new venv for every install, filled with --ignore-installed: every dependency comes
+    # from the wheelhouse, none from the system's dist-packages that --system-site-packages
+    # makes visible (for python3-lgpio, gpiozero's pin driver: a C extension with no aarch64
+    # wheel on PyPI). So an apt upgrade cannot swap the kiosk's libraries, and an upgrade
+    # leaves no files of the old versions. The previous venv waits beside the new one and
+    # comes back if the install fails.
+    rm -rf "$R$venv.previous"
+    [[ -e $R$venv ]] && mv -- "$R$venv" "$R$venv.previous"
+    mkdir -p "$(dirname "$R$venv")"
     if [[ -n $pip_wheel ]]; then
         python3 -m venv --system-site-packages --without-pip "$R$venv"
     else
         python3 -m venv --system-site-packages "$R$venv"
     fi
-    changed+=("venv $venv")
-fi
-if [[ -z $installed_digest || ($upgrade == yes && $installed_digest != "$wheels_digest") ]]; then
     pip=("$R$venv/bin/python" -m pip)
     if [[ -n $pip_wheel ]]; then
         pip=("$R$venv/bin/python" "$pip_wheel/pip")
     fi
-    "${pip[@]}" install --quiet --disable-pip-version-check --no-cache-dir --upgrade \
-        "${pip_source[@]}" kiosk-hub ${pip_wheel:+pip}
+    if ! "${pip[@]}" install --quiet --disable-pip-version-check --no-cache-dir --upgrade \
+        --ignore-installed "${pip_source[@]}" kiosk-hub ${pip_wheel:+pip}; then
+        rm -rf "$R$venv"
+        [[ -e $R$venv.previous ]] && mv -- "$R$venv.previous" "$R$venv"
+        die "pip could not install kiosk-hub into $venv; the previous install (if any) is kept"
+    fi
+    rm -rf "$R$venv.previous"
     printf '%s\n' "$wheels_digest" >"$R$venv/.wheelhouse.sha256"
-    changed+=("kiosk package")
+    changed+=("venv $venv" "kiosk package")
 elif [[ $installed_digest != "$wheels_digest" ]]; then
     say "the wheelhouse differs from the installed kiosk: run with --upgrade to install it"
 fi

@@ -66,7 +66,31 @@ def test_new_wheelhouse_needs_upgrade(fake_system, bundle):
     calls = fake_system.calls()
     assert any(c.startswith("venv-python -m pip install") for c in calls)
     assert calls[-1] == "systemctl restart kiosk.service"
-    assert not any("useradd" in c or "venv --system" in c for c in calls)
+    assert not any("useradd" in c for c in calls)
+    # A fresh venv, every dependency from the wheelhouse (none from the system's packages).
+    assert any(c.startswith("python3 -m venv --system-site-packages") for c in calls)
+    assert "--ignore-installed" in [c for c in calls if "pip install" in c][0]
+    assert not (fake_system.root / "opt/kiosk.previous").exists()
+
+
+def test_failed_upgrade_keeps_the_previous_install_and_buffer(fake_system, bundle):
+    assert run_install(fake_system, "--source", str(bundle)).returncode == 0
+    root = fake_system.root
+    installed = (root / "opt/kiosk/.wheelhouse.sha256").read_text()
+    (root / "var/lib/kiosk").mkdir(parents=True, exist_ok=True)
+    (root / "var/lib/kiosk/buffer.db").write_bytes(b"presses")
+    for old in (bundle / "wheelhouse").glob("kiosk_hub-*"):
+        old.unlink()
+    make_wheelhouse(bundle / "wheelhouse", version="0.2.0")
+    fake_system.clear_log()
+    fake_system.env["STUB_PIP_FAIL"] = "1"
+    result = run_install(fake_system, "--source", str(bundle), "--upgrade")
+    assert result.returncode != 0
+    assert "previous install (if any) is kept" in result.stderr
+    assert (root / "opt/kiosk/.wheelhouse.sha256").read_text() == installed
+    assert not (root / "opt/kiosk.previous").exists()
+    assert (root / "var/lib/kiosk/buffer.db").read_bytes() == b"presses"
+    assert not any("restart" in c for c in fake_system.calls())
 
 
 def test_no_start_enables_without_starting(fake_system, bundle):
