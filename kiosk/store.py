@@ -25,6 +25,7 @@ from kiosk import clock
 log = logging.getLogger(__name__)
 
 DB_NAME = "buffer.db"
+DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 SEQ_FILE = "seq-reserved"
 SEQ_BLOCK = 1000  # seqs reserved per sidecar write (the gap left after losing the file)
 BUSY_TIMEOUT_MS = 5000
@@ -340,7 +341,9 @@ def _db_path(path):
     path = Path(path)
     if str(path) == ":memory:":
         return path
-    return path / DB_NAME if path.is_dir() or not path.suffix else path
+    # Only a database file name is a file: a data_dir may have a dot (/srv/kiosk.d), and
+    # another file given by mistake must never be opened (and then moved aside as corrupt).
+    return path if path.suffix in DB_SUFFIXES and not path.is_dir() else path / DB_NAME
 
 
 def _read_seq_file(path):

@@ -191,3 +191,20 @@ def test_a_buffer_over_a_connection(tmp_path):
 def test_status_of_a_missing_buffer(tmp_path):
     with pytest.raises(StoreError, match="no press buffer"):
         PressBuffer(tmp_path / "nothing", readonly=True)
+
+
+def test_a_data_dir_with_a_dot_is_a_directory(tmp_path):
+    buffer = PressBuffer(tmp_path / "kiosk.d")
+    assert buffer.path == tmp_path / "kiosk.d" / "buffer.db"
+    buffer.close()
+    explicit = PressBuffer(tmp_path / "elsewhere.db")  # a database file name is a file
+    assert explicit.path == tmp_path / "elsewhere.db"
+    explicit.close()
+
+
+def test_a_file_given_by_mistake_is_never_touched(tmp_path):
+    config = tmp_path / "kiosk.toml"
+    config.write_text('device_id = "x"\n')
+    with pytest.raises(StoreError, match="cannot create"):
+        PressBuffer(config, recover=True)
+    assert config.read_text() == 'device_id = "x"\n' and list(tmp_path.iterdir()) == [config]
