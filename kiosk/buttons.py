@@ -50,18 +50,20 @@ def default_pin_factory(environ=os.environ):
 class Hardware:
     """The four Buttons (pull-up, wired to ground) and the optional LEDs.
 
-    *on_press(mood)* is called on the pin library's thread with the mood value 1-4; it must
-    only stamp the press and queue it. A held button fires once: gpiozero calls
-    `when_pressed` on the falling edge only.
+    *on_press(mood)* (and *on_release(mood)*, if given) is called on the pin library's thread
+    with the mood value 1-4; it must only stamp the edge and queue it. A held button fires
+    once: gpiozero calls `when_pressed` on the falling edge only.
     """
 
-    def __init__(self, config, pin_factory, on_press):
+    def __init__(self, config, pin_factory, on_press, on_release=None):
         self.pin_factory = pin_factory
         self.buttons, self.leds = {}, {}
         try:
             for value, mood in enumerate(MOODS, start=1):
                 button = Button(config.buttons[mood], pull_up=True, pin_factory=pin_factory)
                 button.when_pressed = _caller(on_press, value)
+                if on_release is not None:
+                    button.when_released = _caller(on_release, value)
                 self.buttons[mood] = button
             for name, pin in config.leds.items():
                 self.leds[name] = LED(pin, pin_factory=pin_factory)

@@ -10,7 +10,7 @@ import logging
 import queue
 import threading
 from collections import deque
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from kiosk.buttons import Hardware
 from kiosk.clock import Clock
@@ -20,7 +20,7 @@ from kiosk.systemd import Notifier
 
 log = logging.getLogger(__name__)
 
-DEBOUNCE_MS = 50  # a second press (any button) this soon after one is contact bounce
+DEBOUNCE_MS = 50  # a press (any button) this soon after the last edge is contact bounce
 LED_ON_S = 1.0
 RETRY_S = 1.0  # a press that could not be stored is retried this often
 IDLE_WAKE_S = 5.0  # the writer's longest sleep when there is no watchdog to pet
@@ -44,7 +44,8 @@ class Daemon:
         self.stored = 0  # presses stored since start; `wait_stored` waits on it
         self._stored_changed = threading.Condition()
         self._waiting = deque()  # presses taken off the queue, not yet stored
-        self._last = None  # (boot_id, uptime_ms) of the last press, for bounce and lockout
+        self._last = None  # (boot_id, uptime_ms) of the last stored press, for lockout
+        self._last_edge = None  # (boot_id, uptime_ms) of the last press or release, for bounce
         self._failing = None
         self._writer = threading.Thread(target=self._write_loop, name="kiosk-writer")
         self._sync = None
@@ -54,7 +55,7 @@ class Daemon:
     def start(self):
         """Buttons up, writer started. The writer opens the store (retrying while it cannot)
         and then sends READY=1 and starts sync; `store_up` is set from then on."""
-        self.hardware = Hardware(self.config, self.pin_factory, self.on_press)
+        self.hardware = Hardware(self.config, self.pin_factory, self.on_press, self.on_release)
         self._writer.start()
 
     def _ready(self):
@@ -98,6 +99,10 @@ class Daemon:
         clock = self.clock
         self.presses.put(Press(mood=mood, pressed_at=clock.now(), uptime_ms=clock.uptime_ms(),
                                boot_id=clock.boot_id, clock_synced=clock.synced()))
+
+    def on_release(self, mood):
+        """A button came up: note when, so chatter as it opens is not taken for a press."""
+        self.presses.put(Release(boot_id=self.clock.boot_id, uptime_ms=self.clock.uptime_ms()))
 
     # The writer thread.
 
@@ -149,7 +154,7 @@ class Daemon:
             return False
         latest = self.buffer.latest()
         if latest is not None:
-            self._last = (latest["boot_id"], latest["uptime_ms"])
+            self._last = self._last_edge = (latest["boot_id"], latest["uptime_ms"])
         if self._failing:
             log.info("press buffer open")
             self._failing = None
@@ -158,15 +163,19 @@ class Daemon:
 
     def _take(self, press):
         """Drop bounce, flag misuse, and hold the press for storing."""
-        misuse = False
-        if self._last is not None and self._last[0] == press.boot_id:
-            gap_ms = press.uptime_ms - self._last[1]
-            if 0 <= gap_ms < DEBOUNCE_MS:
-                log.debug("ignored bounce: mood=%s %d ms after the last press",
-                          MOODS[press.mood - 1], gap_ms)
-                return
-            misuse = 0 <= gap_ms < self.config.lockout_s * 1000
-        self._last = (press.boot_id, press.uptime_ms)
+        edge = (press.boot_id, press.uptime_ms)
+        if isinstance(press, Release):
+            self._last_edge = edge
+            return
+        gap_ms = _gap_ms(self._last_edge, edge)
+        if gap_ms is not None and gap_ms < DEBOUNCE_MS:
+            self._last_edge = edge  # chatter goes on as long as the edges keep coming
+            log.debug("ignored bounce: mood=%s %d ms after the last edge",
+                      MOODS[press.mood - 1], gap_ms)
+            return
+        gap_ms = _gap_ms(self._last, edge)
+        misuse = gap_ms is not None and gap_ms < self.config.lockout_s * 1000
+        self._last = self._last_edge = edge
         self._waiting.append(replace(press, misuse=misuse))
 
     def _store_waiting(self):
@@ -206,6 +215,21 @@ class Daemon:
         if self.buffer is not None:
             self.buffer.close()
         log.info("stopped after storing %d press(es)", self.stored)
+
+
+@dataclass(frozen=True)
+class Release:
+    """A button came up (queued after its press, in edge order)."""
+
+    boot_id: str
+    uptime_ms: int
+
+
+def _gap_ms(before, after):
+    """Milliseconds from edge *before* to *after* (boot_id, uptime_ms); None across boots."""
+    if before is None or before[0] != after[0] or after[1] < before[1]:
+        return None
+    return after[1] - before[1]
 
 
 def _pins(pins):

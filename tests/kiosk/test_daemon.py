@@ -67,6 +67,25 @@ def test_bounce_never_makes_two_presses(make_daemon, fake_clock):
     assert [mood for _, mood, _, _ in rows(daemon.config.data_dir)] == [2, 3]
 
 
+def test_bounce_on_release_is_not_a_second_press(make_daemon, fake_clock):
+    # A mechanical button chatters when it opens too: a falling edge a few ms after the
+    # release, long after the press, is bounce of the release, not a new press.
+    daemon = make_daemon("lockout_s = 2.0")
+    pin = daemon.hardware.buttons["happy"].pin
+    pin.drive_low()
+    fake_clock.advance(0.15)  # held 150 ms
+    pin.drive_high()
+    fake_clock.advance(0.004)
+    pin.drive_low()  # chatter of the opening contact
+    fake_clock.advance(0.003)
+    pin.drive_high()
+    fake_clock.advance(0.3)
+    press(daemon.hardware.buttons["very_happy"])  # a real (hasty) second press
+    daemon.stop()
+    assert [(mood, misuse) for _, mood, misuse, _ in rows(daemon.config.data_dir)] == [
+        (3, 0), (4, 1)]
+
+
 def test_presses_are_stamped_with_the_clock_state(make_daemon, fake_clock):
     daemon = make_daemon()
     fake_clock.is_synced = False
