@@ -6,6 +6,7 @@ Tests and `--simulate` pass gpiozero's MockFactory and press the real Button obj
 
 import importlib
 import os
+from importlib.metadata import entry_points
 
 from gpiozero import LED, Button
 from gpiozero.pins.mock import MockFactory
@@ -29,14 +30,7 @@ def default_pin_factory(environ=os.environ):
     if name.lower() == "mock":
         return MockFactory()
     if name:
-        from gpiozero import Device
-        from gpiozero.exc import BadPinFactory
-
-        try:
-            Device.ensure_pin_factory()  # gpiozero loads the factory the environment names
-        except BadPinFactory as e:
-            raise NoGPIO(f"GPIOZERO_PIN_FACTORY={name}: {e}") from None
-        return Device.pin_factory
+        return _named_factory(name)
     reasons = []
     for label, module, cls in HARDWARE_FACTORIES:
         try:
@@ -45,6 +39,21 @@ def default_pin_factory(environ=os.environ):
             reasons.append(f"{label}: {e}")
     raise NoGPIO("no GPIO pins found (" + "; ".join(reasons) + "); off a Raspberry Pi use "
                  "--simulate RATE or GPIOZERO_PIN_FACTORY=mock")
+
+
+def _named_factory(name):
+    """The pin factory gpiozero registers as *name* (its entry points, as gpiozero looks them
+    up), or NoGPIO: a factory that cannot load here (no lgpio, not a Pi) is one line, too."""
+    group = entry_points(group="gpiozero_pin_factories")
+    found = [ep for wanted in (name, name.lower()) for ep in group if ep.name == wanted]
+    if not found:
+        known = ", ".join(sorted({ep.name for ep in group}))
+        raise NoGPIO(f"GPIOZERO_PIN_FACTORY={name}: no such pin factory (known: {known})")
+    try:
+        return found[0].load()()
+    except Exception as e:  # ImportError, PinUnknownPi, no /dev/gpiochip…: all mean no pins
+        raise NoGPIO(f"GPIOZERO_PIN_FACTORY={name}: cannot use it here: "
+                     f"{type(e).__name__}: {e}") from None
 
 
 class Hardware:

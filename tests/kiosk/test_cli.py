@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -119,3 +120,20 @@ def test_every_help_has_an_example(command):
 def test_simulate_rate_above_the_debounce_limit_is_refused(tmp_path):
     result = invoke("run", "--config", str(write_config(tmp_path)), "--simulate", "5000")
     assert result.exit_code == 2 and result.stderr.startswith("--simulate: at most 1200")
+
+
+@pytest.mark.parametrize("name, message", [
+    ("native", "GPIOZERO_PIN_FACTORY=native: cannot use it here: "),
+    ("bogus", "GPIOZERO_PIN_FACTORY=bogus: no such pin factory (known: "),
+])
+def test_a_named_pin_factory_that_cannot_load_is_one_line(tmp_path, name, message):
+    if Path("/proc/device-tree/model").exists():
+        pytest.skip("a board with a device tree: the native factory may work here")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GPIOZERO_", "KIOSK_"))}
+    env["GPIOZERO_PIN_FACTORY"] = name
+    result = subprocess.run([sys.executable, "-m", "kiosk", "run", "--config",
+                             str(write_config(tmp_path))],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("kiosk: " + message)
+    assert "Traceback" not in result.stderr
