@@ -117,8 +117,12 @@ class PressBuffer:
             if not self.path.exists():
                 raise StoreError(f"no press buffer at {self.path} yet")
             self.conn = _connect(f"file:{self.path}?mode=rw", uri=True)
-            self._setup(readonly)
-            self._load(readonly)
+            try:
+                self._setup(readonly)
+                self._load(readonly)
+            except sqlite3.DatabaseError as e:  # being created right now, or corrupt
+                self.conn.close()
+                raise StoreError(f"cannot read {self.path}: {e}") from None
             return self.conn
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

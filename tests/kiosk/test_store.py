@@ -193,6 +193,12 @@ def test_status_of_a_missing_buffer(tmp_path):
         PressBuffer(tmp_path / "nothing", readonly=True)
 
 
+def test_status_of_a_buffer_the_daemon_is_still_creating(tmp_path):
+    (tmp_path / "buffer.db").touch()  # the file exists, its tables do not yet
+    with pytest.raises(StoreError, match="cannot read"):
+        PressBuffer(tmp_path, readonly=True)
+
+
 def test_a_data_dir_with_a_dot_is_a_directory(tmp_path):
     buffer = PressBuffer(tmp_path / "kiosk.d")
     assert buffer.path == tmp_path / "kiosk.d" / "buffer.db"
