@@ -1,5 +1,6 @@
 """Presses through the real Button objects on mock pins, into the buffer, then the LED."""
 
+import json
 import logging
 
 import pytest
@@ -164,3 +165,24 @@ def test_led_choice(tmp_path, factory, fake_clock, led_config, lit):
         assert (hardware.led_for(4) is None) == (lit == 20)
     finally:
         hardware.close()
+
+
+def test_status_reads_a_running_daemons_buffer_without_disturbing_it(make_daemon, fake_clock,
+                                                                     caplog):
+    from click.testing import CliRunner
+
+    from kiosk.cli import main
+
+    daemon = make_daemon("lockout_s = 0.0")
+    buttons = daemon.hardware.buttons
+    for n in range(5):
+        press(buttons["happy"])
+        stored(daemon, n + 1)
+        result = CliRunner().invoke(main, ["status", "--config", daemon.config.path, "--json"],
+                                    catch_exceptions=False)
+        assert result.exit_code == 0
+        state = json.loads(result.stdout)
+        assert (state["recorded_total"], state["queued"]) == (n + 1, n + 1)
+        fake_clock.advance(0.1)
+    assert daemon.stored == 5
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # no write failed
