@@ -270,7 +270,15 @@ def run(directory, port, seconds=None, rate=6, echo=print):
 
     def start(name, args):
         log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - closed when the demo stops
-        procs.append((subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env), log))
+        # A session of their own: Ctrl-C reaches only the demo, which stops them in order.
+        procs.append((subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                       start_new_session=True), log))
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
 
     try:
         start("hub", [sys.executable, "-m", "hub", "--db", str(directory / "hub.db"), "serve",
