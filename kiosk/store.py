@@ -30,7 +30,7 @@ SEQ_FILE = "seq-reserved"
 SEQ_BLOCK = 1000  # seqs reserved per sidecar write (the gap left after losing the file)
 BUSY_TIMEOUT_MS = 5000
 PRUNE_CHUNK = 10_000  # rows per delete transaction, so the writer never waits long
-_CORRUPT = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+_CORRUPT = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB (primary codes of the extended ones)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS presses (
@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS presses (
 CREATE INDEX IF NOT EXISTS presses_queued ON presses (seq)
     WHERE synced_at IS NULL AND parked_reason IS NULL;
 CREATE INDEX IF NOT EXISTS presses_parked ON presses (seq) WHERE parked_reason IS NOT NULL;
+CREATE INDEX IF NOT EXISTS presses_synced ON presses (seq) WHERE synced_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 INSERT = ("INSERT INTO presses (seq, id, mood, pressed_at, boot_id, uptime_ms, clock_synced, "
@@ -58,13 +59,23 @@ PARKED = ("SELECT seq, id, mood, pressed_at, boot_id, uptime_ms, clock_synced, m
           "parked_reason FROM presses WHERE parked_reason IS NOT NULL ORDER BY seq")
 LATEST = ("SELECT seq, id, mood, pressed_at, boot_id, uptime_ms, clock_synced, misuse "
           "FROM presses ORDER BY seq DESC LIMIT 1")
+OLDEST_SYNCED = ("SELECT seq FROM presses WHERE synced_at IS NOT NULL ORDER BY seq "
+                 "LIMIT ?")
+DELETE_OLDEST_SYNCED = f"DELETE FROM presses WHERE seq IN ({OLDEST_SYNCED})"  # noqa: S608
 QUEUED_COUNT = "SELECT count(*) FROM presses WHERE synced_at IS NULL AND parked_reason IS NULL"
 OLDEST_QUEUED = ("SELECT pressed_at FROM presses WHERE synced_at IS NULL AND parked_reason "
                  "IS NULL ORDER BY seq LIMIT 1")
 
 
 class StoreError(Exception):
-    """The buffer cannot be opened or written (unwritable data_dir, disk full…)."""
+    """The buffer cannot be opened or written (unwritable data_dir, disk full…).
+
+    `corrupt` is true when SQLite found the file damaged: only setting it aside helps.
+    """
+
+    def __init__(self, message, corrupt=False):
+        super().__init__(message)
+        self.corrupt = corrupt
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,7 @@ class Press:
     boot_id: str
     clock_synced: bool
     misuse: bool = False
+    id: str | None = None  # UUID4; given once, so a retried press keeps its id
 
 
 class PressBuffer:
@@ -91,6 +103,7 @@ class PressBuffer:
         self.max_presses = max_presses
         self.device_id = device_id
         self.full = False
+        self._unsure = False  # the last record() failed: its COMMIT may have landed anyway
         self._seq_file = None
         if isinstance(path_or_conn, sqlite3.Connection):
             self.path = None
@@ -136,15 +149,11 @@ class PressBuffer:
             self._load(readonly)
             return self.conn
         except sqlite3.DatabaseError as e:
-            if getattr(e, "sqlite_errorcode", None) not in _CORRUPT and \
-                    not isinstance(e, _Corrupt):
+            if not _is_corrupt(e):
                 raise StoreError(f"cannot open {self.path}: {e}") from None
             if not recover:
-                raise StoreError(f"{self.path} is corrupt: {e}") from None
-            self.conn.close()
-        aside = self._move_aside()
-        log.error("press buffer %s is corrupt; moved aside to %s, starting a new buffer",
-                  self.path, aside.name)
+                raise StoreError(f"{self.path} is corrupt: {e}", corrupt=True) from None
+            self.set_aside()
         self.conn = _connect(str(self.path))
         self._setup(readonly)
         self._load(readonly)
@@ -175,13 +184,22 @@ class PressBuffer:
         if rows != [("ok",)]:
             raise _Corrupt("; ".join(r[0] for r in rows[:3]))
 
-    def _move_aside(self):
+    def set_aside(self):
+        """Close and rename a corrupt file (with its -wal/-shm) to
+        `buffer.db.corrupt-<UTC stamp>`: kept for diagnosis, never deleted. Its path."""
+        self.conn.close()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while aside.exists():  # twice in one second: never rename over an earlier one
+            n += 1
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
         for suffix in ("", "-wal", "-shm"):
             source = Path(str(self.path) + suffix)
             if source.exists():
                 os.replace(source, str(aside) + suffix)
+        log.error("press buffer %s is corrupt; moved aside to %s, starting a new buffer",
+                  self.path, aside.name)
         return aside
 
     def transaction(self):
@@ -191,34 +209,58 @@ class PressBuffer:
     # The writer's side.
 
     def record(self, press):
-        """Store *press* durably (committed, fsynced); its seq. Raises StoreError."""
-        seq = self._last_seq + 1
+        """Store *press* durably (committed, fsynced); its seq. Raises StoreError.
+
+        Retrying a press that failed is safe: if its COMMIT reached the disk after all (an
+        error reported late), the stored seq is returned, not a second copy.
+        """
+        press_id = press.id or str(uuid.uuid4())
         try:
+            if self._unsure:
+                landed = self._landed(press_id)
+                if landed:
+                    return landed
+            seq = self._last_seq + 1
             if self._seq_file is not None and seq > self._reserved:
                 self._reserve(seq + SEQ_BLOCK - 1)
             with self.transaction():
                 self._make_room()
                 self.conn.execute(
                     INSERT,
-                    (seq, str(uuid.uuid4()), press.mood, _text(press.pressed_at),
-                     press.boot_id, press.uptime_ms, int(press.clock_synced),
-                     int(press.misuse)))
+                    (seq, press_id, press.mood, _text(press.pressed_at), press.boot_id,
+                     press.uptime_ms, int(press.clock_synced), int(press.misuse)))
         except (sqlite3.Error, OSError) as e:
-            raise StoreError(f"cannot store press: {e}") from None
+            self._unsure = True
+            corrupt = isinstance(e, sqlite3.DatabaseError) and _is_corrupt(e)
+            raise StoreError(f"cannot store press: {e}", corrupt=corrupt) from None
         self._last_seq = seq
         self._count += 1
         return seq
 
+    def _landed(self, press_id):
+        """After a failure: re-read the high-water mark; the seq if *press_id* is stored."""
+        self._last_seq = self.recorded_total()
+        self._count = self._scalar("SELECT count(*) FROM presses")
+        self._unsure = False
+        row = self.conn.execute("SELECT seq FROM presses WHERE seq = ? AND id = ?",
+                                (self._last_seq, press_id)).fetchone()
+        return None if row is None else row[0]
+
     def _make_room(self):
-        """Bounded buffer: delete the oldest synced rows, never unsynced ones."""
+        """Bounded buffer: delete the oldest synced rows, never unsynced ones.
+
+        Cheap when full of unsynced presses (one lookup in the synced index, no count), and
+        deletes a little ahead (0.1 % of the limit) so the count is not redone every press.
+        """
         if self._count < self.max_presses:
             return
+        if self.full and self._scalar(OLDEST_SYNCED, (1,)) is None:
+            return  # still nothing synced to delete
         self._count = self._scalar("SELECT count(*) FROM presses")  # sync may have pruned
         excess = self._count - self.max_presses + 1
         if excess > 0:
-            deleted = self.conn.execute(
-                "DELETE FROM presses WHERE seq IN (SELECT seq FROM presses WHERE synced_at IS "
-                "NOT NULL ORDER BY seq LIMIT ?)", (excess,)).rowcount
+            excess += self.max_presses // 1000
+            deleted = self.conn.execute(DELETE_OLDEST_SYNCED, (excess,)).rowcount
             self._count -= deleted
         full = self._count >= self.max_presses
         if full and not self.full:
@@ -331,9 +373,27 @@ class _Transaction:
 
     def __exit__(self, kind, value, traceback):
         if kind is None:
-            self.conn.execute("COMMIT")
-        elif self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error:
+                # A failed COMMIT (disk full, I/O error) may leave the transaction open:
+                # every later BEGIN would fail. SQLite's advice is an explicit ROLLBACK.
+                self._rollback()
+                raise
+        else:
+            self._rollback()
+
+    def _rollback(self):
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # already rolled back by SQLite: nothing left to undo
+
+
+def _is_corrupt(error):
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, _Corrupt) or (code is not None and code & 0xFF in _CORRUPT)
 
 
 def _connect(target, uri=False):

@@ -214,3 +214,62 @@ def test_a_file_given_by_mistake_is_never_touched(tmp_path):
     with pytest.raises(StoreError, match="cannot create"):
         PressBuffer(config, recover=True)
     assert config.read_text() == 'device_id = "x"\n' and list(tmp_path.iterdir()) == [config]
+
+
+def corrupt_an_index(path):
+    """Point the queued-presses index at another b-tree, as a damaged page would: the next
+    insert finds a malformed database (SQLITE_CORRUPT), and quick_check agrees."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    version = conn.execute("PRAGMA schema_version").fetchone()[0]
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_master SET rootpage = (SELECT rootpage FROM sqlite_master "
+                 "WHERE name = 'meta') WHERE name = 'presses_queued'")
+    conn.execute(f"PRAGMA schema_version = {version + 1}")
+    conn.close()
+
+
+def test_corruption_found_while_writing_is_flagged(buffer):
+    record(buffer, 3)
+    corrupt_an_index(buffer.path)
+    with pytest.raises(StoreError, match="malformed") as caught:
+        buffer.record(press(3))
+    assert caught.value.corrupt is True
+
+
+def test_a_failed_commit_leaves_no_transaction_open(buffer):
+    # A COMMIT can fail (disk full or an I/O error while the WAL is written); SQLite may
+    # leave the transaction open, and every later BEGIN would then fail. A deferred foreign
+    # key makes the COMMIT itself fail here.
+    buffer.conn.execute("PRAGMA foreign_keys = ON")
+    buffer.conn.execute("CREATE TABLE probe (x REFERENCES presses (seq) "
+                        "DEFERRABLE INITIALLY DEFERRED)")
+    with pytest.raises(sqlite3.IntegrityError), buffer.transaction():
+        buffer.conn.execute("INSERT INTO probe VALUES (42)")
+    assert not buffer.conn.in_transaction
+    assert buffer.record(press()) == 1
+
+
+def test_a_press_whose_commit_landed_despite_an_error_is_not_stored_twice(buffer):
+    from dataclasses import replace
+
+    record(buffer, 2)
+    retried = replace(press(2), id="6f1c2f1e-3c1b-4d6e-9a39-5b2a1d7c8e90")
+    buffer.record(retried)
+    buffer._unsure = True  # as after an error reported once the COMMIT had reached the disk
+    buffer._last_seq -= 1
+    assert buffer.record(retried) == 3  # found, not inserted again as seq 4
+    assert buffer.record(press(3)) == 4
+    assert [p["id"] for p in buffer.pending(10)].count(retried.id) == 1
+
+
+def test_a_full_buffer_of_unsynced_presses_deletes_once_sync_catches_up(tmp_path, caplog):
+    buffer = PressBuffer(tmp_path, max_presses=4)
+    with caplog.at_level(logging.INFO, logger="kiosk.store"):
+        record(buffer, 6)
+        assert buffer.status()["buffer_full"] is True
+        buffer.mark_synced([1, 2, 3])
+        record(buffer, 1, start=6)
+    seqs = [r[0] for r in buffer.conn.execute("SELECT seq FROM presses ORDER BY seq")]
+    assert seqs == [4, 5, 6, 7]  # synced 1-3 went, no unsynced press did
+    assert "press buffer no longer full" in caplog.text
+    buffer.close()
