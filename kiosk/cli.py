@@ -119,8 +119,7 @@ def run(config_path, rate, keyboard, verbose):
     if rate:
         start_simulation(daemon.hardware.buttons, rate, daemon.stop_event)
         log.info("simulating %g presses a minute on mock pins", rate)
-    if keyboard:
-        keyboard_thread(daemon.hardware.buttons, daemon.stop_event)
+    keys = keyboard_thread(daemon.hardware.buttons, daemon.stop_event) if keyboard else None
     while not daemon.stop_event.is_set():  # --keyboard's q sets it
         received = signal.sigtimedwait(STOP_SIGNALS, 1.0)
         if received is not None:
@@ -128,6 +127,8 @@ def run(config_path, rate, keyboard, verbose):
             break
     log.info("stopping: storing what is queued")
     daemon.stop()
+    if keys is not None:
+        keys.join(5)  # it restores the terminal; a daemon thread would be cut off at exit
     sys.exit(0)
 
 

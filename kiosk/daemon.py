@@ -9,6 +9,7 @@ Numbers and reasons: docs/decisions.md, "Kiosk".
 import logging
 import queue
 import threading
+import uuid
 from collections import deque
 from dataclasses import dataclass, replace
 
@@ -48,7 +49,7 @@ class Daemon:
         self._last_edge = None  # (boot_id, uptime_ms) of the last press or release, for bounce
         self._failing = None
         self._writer = threading.Thread(target=self._write_loop, name="kiosk-writer")
-        self._sync = None
+        self._syncs = []  # (stop event, thread): one sync loop per buffer file opened
 
     # Starting and stopping.
 
@@ -60,6 +61,8 @@ class Daemon:
 
     def _ready(self):
         self._start_sync()
+        if self.store_up.is_set():  # a fresh buffer after a corrupt one: already READY
+            return
         self.notifier.ready(f"recording presses in {self.buffer.path}")
         log.info("kiosk %s ready: buttons on BCM %s, buffer %s, lockout %gs",
                  self.config.device_id, _pins(self.config.buttons), self.buffer.path,
@@ -77,20 +80,32 @@ class Daemon:
             self._writer.join(timeout)
         if self.hardware is not None:
             self.hardware.close()
-        if self._sync is not None:
-            self._sync.join(timeout)
+        for stop, thread in self._syncs:
+            stop.set()
+            thread.join(timeout)
 
     def _start_sync(self):
+        """A sync loop (kiosk.sync.SyncLoop, in its own thread with its own PressBuffer) for
+        the buffer just opened; the loop of a buffer set aside as corrupt is stopped."""
         if not self.sync_enabled:
             return
+        for stop, _ in self._syncs:
+            stop.set()  # it reads a file set aside; it finishes its request and ends
         try:
             from kiosk.sync import SyncLoop
         except ImportError as e:
             log.warning("sync not available (%s); presses are kept in the buffer", e)
+            self.sync_enabled = False
             return
-        loop = SyncLoop(self.config, self.stop_event)
-        self._sync = threading.Thread(target=loop.run, name="kiosk-sync", daemon=True)
-        self._sync.start()
+        stop = threading.Event()
+        try:
+            loop = SyncLoop(self.config, stop)
+        except Exception:  # a sync bug must not stop presses being recorded
+            log.exception("sync could not start; presses are kept in the buffer")
+            return
+        thread = threading.Thread(target=loop.run, name="kiosk-sync", daemon=True)
+        thread.start()
+        self._syncs.append((stop, thread))
 
     # The pin library's thread.
 
@@ -141,8 +156,9 @@ class Daemon:
         if stopping:
             return 0.0
         wait = IDLE_WAKE_S
-        if self.notifier.watchdog_interval:
-            wait = min(wait, self.notifier.watchdog_interval)
+        due = self.notifier.watchdog_due_in()
+        if due is not None:  # wake when the next WATCHDOG=1 is due, not a period later
+            wait = min(wait, due)
         return min(wait, RETRY_S) if self._waiting else wait
 
     def _open_buffer(self):
@@ -176,7 +192,7 @@ class Daemon:
         gap_ms = _gap_ms(self._last, edge)
         misuse = gap_ms is not None and gap_ms < self.config.lockout_s * 1000
         self._last = self._last_edge = edge
-        self._waiting.append(replace(press, misuse=misuse))
+        self._waiting.append(replace(press, misuse=misuse, id=str(uuid.uuid4())))
 
     def _store_waiting(self):
         while self._waiting and self.buffer is not None:
@@ -185,6 +201,11 @@ class Daemon:
                 seq = self.buffer.record(press)
             except StoreError as e:
                 self._failed(f"{e}; {len(self._waiting)} press(es) kept in memory, retrying")
+                if e.corrupt:  # damaged while running: set it aside, go on in a fresh file
+                    self.buffer.set_aside()
+                    self.buffer = None
+                    if self._open_buffer():
+                        continue
                 return
             self._waiting.popleft()
             with self._stored_changed:

@@ -38,6 +38,13 @@ class Notifier:
     def stopping(self):
         return self.notify("STOPPING=1")
 
+    def watchdog_due_in(self, now=None):
+        """Seconds until the next WATCHDOG=1 is due; None without a watchdog."""
+        if self.watchdog_interval is None:
+            return None
+        now = time.monotonic() if now is None else now
+        return max(0.0, self._last_pet + self.watchdog_interval - now)
+
     def watchdog(self, now=None):
         """WATCHDOG=1 if half the watchdog period has passed since the last one."""
         if self.watchdog_interval is None:

@@ -186,3 +186,92 @@ def test_status_reads_a_running_daemons_buffer_without_disturbing_it(make_daemon
         fake_clock.advance(0.1)
     assert daemon.stored == 5
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # no write failed
+
+
+def test_a_buffer_damaged_while_running_is_set_aside_and_presses_go_on(make_daemon, factory,
+                                                                       fake_clock, caplog):
+    from tests.kiosk.test_store import corrupt_an_index
+
+    daemon = make_daemon("lockout_s = 0.0")
+    buttons = daemon.hardware.buttons
+    for _ in range(3):
+        press(buttons["happy"])
+        fake_clock.advance(0.1)
+    stored(daemon, 3)
+    led = factory.pin(THANKS)
+    wait_until(lambda: len(led.lit_with) and not led.state, message="the LED to go out")
+    lit_before = len(led.lit_with)
+    corrupt_an_index(daemon.config.data_dir / "buffer.db")
+    with caplog.at_level(logging.INFO, logger="kiosk"):
+        press(buttons["very_unhappy"])
+        fresh = wait_until(lambda: daemon.stored == 4 and rows(daemon.config.data_dir),
+                           message="the press stored in a fresh buffer")
+    (seq, mood, _, _), = fresh
+    assert seq > 3 and mood == 1  # seq continues above everything handed out before
+    assert "malformed" in caplog.text and "moved aside to buffer.db.corrupt-" in caplog.text
+    assert len(list(daemon.config.data_dir.glob("buffer.db.corrupt-*[0-9Z]"))) == 1
+    wait_until(lambda: len(led.lit_with) > lit_before, message="the thanks LED")
+    assert led.lit_with[-1] == 1  # lit once the press was in the new file
+
+
+class FakeSyncLoop:
+    """Stands in for kiosk.sync.SyncLoop: the interface the daemon relies on."""
+
+    made = []
+    fail = False
+
+    def __init__(self, config, stop_event):
+        if self.fail:
+            raise RuntimeError("sync is broken")
+        self.config, self.stop_event = config, stop_event
+        self.ran = False
+        self.made.append(self)
+
+    def run(self):
+        self.ran = True
+        self.stop_event.wait()
+
+
+@pytest.fixture
+def fake_sync(monkeypatch):
+    import types
+
+    FakeSyncLoop.made, FakeSyncLoop.fail = [], False
+    monkeypatch.setitem(__import__("sys").modules, "kiosk.sync",
+                        types.SimpleNamespace(SyncLoop=FakeSyncLoop))
+    return FakeSyncLoop
+
+
+HUB = 'lockout_s = 0.0\nhub_url = "http://127.0.0.1:9"\ntoken = "t0ken"'
+
+
+def test_sync_runs_in_its_own_thread_until_the_daemon_stops(make_daemon, fake_sync):
+    daemon = make_daemon(HUB)
+    (loop,) = wait_until(lambda: fake_sync.made, message="a sync loop")
+    wait_until(lambda: loop.ran, message="the sync loop running")
+    assert loop.config is daemon.config and not loop.stop_event.is_set()
+    daemon.stop()
+    assert loop.stop_event.is_set()
+
+
+def test_a_sync_that_cannot_start_does_not_stop_presses(make_daemon, fake_sync, caplog):
+    fake_sync.fail = True
+    with caplog.at_level(logging.INFO, logger="kiosk.daemon"):
+        daemon = make_daemon(HUB)
+        press(daemon.hardware.buttons["happy"])
+        assert len(stored(daemon, 1)) == 1
+    assert "sync could not start" in caplog.text
+
+
+def test_a_fresh_buffer_gets_a_fresh_sync_loop(make_daemon, fake_sync, fake_clock):
+    from tests.kiosk.test_store import corrupt_an_index
+
+    daemon = make_daemon(HUB)
+    press(daemon.hardware.buttons["happy"])
+    stored(daemon, 1)
+    corrupt_an_index(daemon.config.data_dir / "buffer.db")
+    fake_clock.advance(0.1)
+    press(daemon.hardware.buttons["happy"])
+    first, second = wait_until(lambda: len(fake_sync.made) == 2 and fake_sync.made,
+                               message="a second sync loop")
+    assert first.stop_event.is_set() and not second.stop_event.is_set()

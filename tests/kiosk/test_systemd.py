@@ -29,3 +29,12 @@ def test_watchdog_meant_for_another_process_is_ignored(tmp_path):
     notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "n"), "WATCHDOG_USEC": "1000000",
                          "WATCHDOG_PID": "1"})
     assert notifier.watchdog_interval is None
+
+
+def test_watchdog_due_in_says_when_to_wake(tmp_path):
+    notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "n"), "WATCHDOG_USEC": "4000000"})
+    assert notifier.watchdog_due_in(now=10.0) == 0.0  # never petted: due now
+    notifier.watchdog(now=10.0)
+    assert notifier.watchdog_due_in(now=11.5) == 0.5
+    assert notifier.watchdog_due_in(now=13.0) == 0.0
+    assert Notifier({}).watchdog_due_in() is None
