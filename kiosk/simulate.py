@@ -10,6 +10,8 @@ import termios
 import threading
 import tty
 
+from gpiozero.exc import GPIODeviceClosed
+
 from kiosk.config import MOODS
 
 MAX_RATE = 1200  # presses per minute: closer than the 50 ms debounce window is bounce
@@ -28,7 +30,7 @@ def simulate(buttons, rate, stop_event, rand=None):
     rand = rand or random.Random()
     interval = 60.0 / rate
     while not stop_event.wait(interval):
-        with contextlib.suppress(Exception):  # a button closed at shutdown
+        with contextlib.suppress(AttributeError, GPIODeviceClosed):  # closed at shutdown
             press(buttons[rand.choice(MOODS)])
 
 
