@@ -129,7 +129,7 @@ def run(config_path, rate, keyboard, verbose):
     daemon.stop()
     if keys is not None:
         keys.join(5)  # it restores the terminal; a daemon thread would be cut off at exit
-    sys.exit(0)
+    sys.exit(1 if daemon.failed else 0)
 
 
 @main.command()

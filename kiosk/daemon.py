@@ -8,6 +8,7 @@ Numbers and reasons: docs/decisions.md, "Kiosk".
 
 import logging
 import queue
+import sqlite3
 import threading
 import uuid
 from collections import deque
@@ -48,6 +49,7 @@ class Daemon:
         self._last = None  # (boot_id, uptime_ms) of the last stored press, for lockout
         self._last_edge = None  # (boot_id, uptime_ms) of the last press or release, for bounce
         self._failing = None
+        self.failed = False  # the writer died of a bug: `kiosk run` exits 1 (systemd restarts)
         self._writer = threading.Thread(target=self._write_loop, name="kiosk-writer")
         self._syncs = []  # (stop event, thread): one sync loop per buffer file opened
 
@@ -122,6 +124,15 @@ class Daemon:
     # The writer thread.
 
     def _write_loop(self):
+        try:
+            self._write_presses()
+        except Exception:  # a bug: say so and stop, rather than live on storing nothing
+            log.exception("the press writer failed; stopping")
+            self.failed = True
+            self.stop_event.set()
+        self._finish()
+
+    def _write_presses(self):
         stopping = False
         while True:
             self.notifier.watchdog()
@@ -150,7 +161,6 @@ class Daemon:
             if stopping and (self.presses.empty() or self.buffer is None):
                 self._store_waiting()
                 break
-        self._finish()
 
     def _wait_s(self, stopping):
         if stopping:
@@ -163,12 +173,18 @@ class Daemon:
 
     def _open_buffer(self):
         try:
-            self.buffer = PressBuffer(self.config.data_dir, device_id=self.config.device_id,
-                                      max_presses=self.config.max_buffer_presses, recover=True)
+            buffer = PressBuffer(self.config.data_dir, device_id=self.config.device_id,
+                                 max_presses=self.config.max_buffer_presses, recover=True)
         except StoreError as e:
             self._failed(f"cannot open the press buffer: {e}")
             return False
-        latest = self.buffer.latest()
+        try:
+            latest = buffer.latest()
+        except sqlite3.Error as e:
+            buffer.close()
+            self._failed(f"cannot open the press buffer: cannot read it: {e}")
+            return False
+        self.buffer = buffer
         if latest is not None:
             self._last = self._last_edge = (latest["boot_id"], latest["uptime_ms"])
         if self._failing:
@@ -202,8 +218,12 @@ class Daemon:
             except StoreError as e:
                 self._failed(f"{e}; {len(self._waiting)} press(es) kept in memory, retrying")
                 if e.corrupt:  # damaged while running: set it aside, go on in a fresh file
-                    self.buffer.set_aside()
-                    self.buffer = None
+                    buffer, self.buffer = self.buffer, None
+                    try:
+                        buffer.set_aside()
+                    except StoreError as aside:
+                        self._failed(str(aside))
+                        return
                     if self._open_buffer():
                         continue
                 return

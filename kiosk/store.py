@@ -194,10 +194,14 @@ class PressBuffer:
         while aside.exists():  # twice in one second: never rename over an earlier one
             n += 1
             aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(str(self.path) + suffix)
-            if source.exists():
-                os.replace(source, str(aside) + suffix)
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                source = Path(str(self.path) + suffix)
+                if source.exists():
+                    os.replace(source, str(aside) + suffix)
+        except OSError as e:
+            raise StoreError(f"press buffer {self.path} is corrupt and cannot be moved aside: "
+                             f"{e.strerror}", corrupt=True) from None
         log.error("press buffer %s is corrupt; moved aside to %s, starting a new buffer",
                   self.path, aside.name)
         return aside

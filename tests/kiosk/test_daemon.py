@@ -275,3 +275,12 @@ def test_a_fresh_buffer_gets_a_fresh_sync_loop(make_daemon, fake_sync, fake_cloc
     first, second = wait_until(lambda: len(fake_sync.made) == 2 and fake_sync.made,
                                message="a second sync loop")
     assert first.stop_event.is_set() and not second.stop_event.is_set()
+
+
+def test_a_writer_that_fails_stops_the_daemon_instead_of_living_on(make_daemon, caplog):
+    daemon = make_daemon()
+    with caplog.at_level(logging.ERROR, logger="kiosk.daemon"):
+        daemon.presses.put("not a press")  # as a bug in the writer would
+        wait_until(daemon.stop_event.is_set, message="the daemon to stop")
+    assert daemon.failed is True  # `kiosk run` exits 1, so systemd restarts it
+    assert "the press writer failed; stopping" in caplog.text
