@@ -15,10 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_a_full_disk_holds_the_press_until_there_is_room(tmp_path):
     if shutil.which("unshare") is None:
         pytest.skip("no unshare(1)")
-    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "mount", "-t",
+                            "tmpfs", "-o", "size=64k", "tmpfs", str(tmp_path)],
                            capture_output=True)
     if probe.returncode != 0:
-        pytest.skip("cannot make a mount namespace here (needs root)")
+        pytest.skip("cannot mount a tmpfs in a mount namespace here (needs root)")
     done = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable,
                            "-m", "tests.kiosk.disk_full", str(tmp_path / "disk")],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
