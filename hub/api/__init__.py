@@ -2,6 +2,7 @@
 
 from flask import Blueprint
 
+from hub import openapi
 from hub.api import ingest, reads
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -11,5 +12,6 @@ bp.add_url_rule("/heartbeat", view_func=ingest.post_heartbeat, methods=["POST"])
 bp.add_url_rule("/presses", view_func=reads.get_presses, methods=["GET"])
 bp.add_url_rule("/locations", view_func=reads.get_locations, methods=["GET"])
 bp.add_url_rule("/locations/<slug>/hourly", view_func=reads.get_hourly, methods=["GET"])
+bp.add_url_rule("/openapi.json", view_func=openapi.serve_document, methods=["GET"])
 
 DEVICE_ENDPOINTS = {"api.post_presses", "api.post_heartbeat"}

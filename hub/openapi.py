@@ -1,0 +1,324 @@
+"""The OpenAPI 3 document of the hub's HTTP API, served at /api/v1/openapi.json.
+
+Written by hand from the contract (docs/hub.md) and kept honest by tests/security: real
+responses are validated against it, and schemathesis sends it what it describes.
+`python -m hub.openapi` prints it.
+"""
+
+import json
+
+from flask import jsonify
+
+from hub.payloads import MAX_PRESSES
+
+_REF = "#/components/schemas/"
+_ERRORS = {
+    400: "A bad field or query parameter (`invalid_field`, the message names it) or a body "
+         "that is not JSON (`invalid_json`)",
+    401: "No, unknown, malformed or revoked credentials (`unauthorized`)",
+    403: "Valid credentials, not allowed here (`forbidden`)",
+    404: "No such location (`not_found`)",
+    413: "Over 1000 presses or 1 MiB (`too_large`)",
+    415: "The body is not application/json (`unsupported_media_type`)",
+    503: "The database is busy or not initialised (`unavailable`); retry after Retry-After",
+}
+
+
+def _ref(name):
+    return {"$ref": _REF + name}
+
+
+def _errors(*statuses):
+    answers = {}
+    for status in statuses:
+        answer = {"description": _ERRORS[status],
+                  "content": {"application/json": {"schema": _ref("Error")}}}
+        if status == 503:
+            answer["headers"] = {"Retry-After": {"schema": {"type": "string"}}}
+        answers[str(status)] = answer
+    return answers
+
+
+def _json(schema, description):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _query(name, schema, description, required=False):
+    return {"name": name, "in": "query", "required": required, "schema": schema,
+            "description": description}
+
+
+_DATE = {"type": "string", "format": "date", "example": "2026-11-22"}
+_TIMESTAMP = {"type": "string", "format": "date-time", "example": "2026-11-22T10:15:03.120Z"}
+_FLAG = {"type": "string", "enum": ["0", "1", "true", "false"], "default": "0"}
+_FORMAT = {"type": "string", "enum": ["json", "csv"], "default": "json"}
+_DEVICE_ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
+_BOOT_ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"}
+_COUNT = {"type": "integer", "minimum": 0}
+_DEVICE_AUTH = [{"deviceToken": []}]
+_READER_AUTH = [{"apiToken": []}, {"session": []}]
+
+
+def _counts():
+    return {"type": "object", "required": ["very_unhappy", "unhappy", "happy", "very_happy"],
+            "properties": {name: _COUNT
+                           for name in ("very_unhappy", "unhappy", "happy", "very_happy")},
+            "additionalProperties": False}
+
+
+_HAPPY_INDEX = {"type": "number", "minimum": 0, "maximum": 100, "nullable": True,
+                "description": "100 · Σ(mood − 1) / (3 · N), one decimal; null when N = 0"}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object", "required": ["error"], "additionalProperties": False,
+        "properties": {"error": {
+            "type": "object", "required": ["code", "message"], "additionalProperties": False,
+            "properties": {
+                "code": {"type": "string", "pattern": "^[a-z]+(_[a-z]+)*$",
+                         "example": "invalid_field"},
+                "message": {"type": "string", "minLength": 1,
+                            "example": "presses[3].mood: expected an integer 1-4, got 7"},
+            },
+        }},
+    },
+    "Press": {
+        "type": "object",
+        "required": ["seq", "id", "mood", "pressed_at", "boot_id", "uptime_ms",
+                     "clock_synced", "misuse"],
+        "properties": {
+            "seq": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+            "id": {"type": "string", "format": "uuid"},
+            "mood": {"type": "integer", "minimum": 1, "maximum": 4},
+            "pressed_at": _TIMESTAMP,
+            "boot_id": _BOOT_ID,
+            "uptime_ms": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+            "clock_synced": {"type": "boolean"},
+            "misuse": {"type": "boolean"},
+        },
+    },
+    "PressBatch": {
+        "type": "object", "required": ["device_id", "boot_id", "uptime_ms", "presses"],
+        "properties": {
+            "device_id": _DEVICE_ID,
+            "boot_id": _BOOT_ID,
+            "uptime_ms": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+            "presses": {"type": "array", "maxItems": MAX_PRESSES, "items": _ref("Press"),
+                        "description": "each seq at most once per batch"},
+        },
+    },
+    "BatchResult": {
+        "type": "object", "required": ["inserted", "duplicates"], "additionalProperties": False,
+        "properties": {"inserted": _COUNT, "duplicates": _COUNT},
+    },
+    "Heartbeat": {
+        "type": "object", "required": ["device_id", "boot_id", "uptime_ms", "sent_at"],
+        "properties": {
+            "device_id": _DEVICE_ID,
+            "boot_id": _BOOT_ID,
+            "uptime_ms": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+            "sent_at": _TIMESTAMP,
+            "queued": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1,
+                       "nullable": True},
+            "oldest_queued_at": {**_TIMESTAMP, "nullable": True},
+            "clock_synced": {"type": "boolean", "nullable": True},
+            "version": {"type": "string", "minLength": 1, "maxLength": 100,
+                        "nullable": True},
+        },
+    },
+    "HeartbeatResult": {
+        "type": "object", "required": ["server_time"], "additionalProperties": False,
+        "properties": {"server_time": _TIMESTAMP},
+    },
+    "Summary": {
+        "type": "object", "required": ["counts", "total", "happy_index"],
+        "additionalProperties": False,
+        "properties": {"counts": _counts(), "total": _COUNT, "happy_index": _HAPPY_INDEX},
+    },
+    "Location": {
+        "type": "object", "required": ["slug", "name", "timezone", "today"],
+        "additionalProperties": False,
+        "properties": {"slug": {"type": "string"}, "name": {"type": "string"},
+                       "timezone": {"type": "string", "example": "Europe/Amsterdam"},
+                       "today": _ref("Summary")},
+    },
+    "Hourly": {
+        "type": "object", "required": ["location", "timezone", "hours"],
+        "additionalProperties": False,
+        "properties": {
+            "location": {"type": "string"},
+            "timezone": {"type": "string"},
+            "hours": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False,
+                "required": ["hour_start", "counts", "total", "happy_index"],
+                "properties": {
+                    "hour_start": {"type": "string", "format": "date-time",
+                                   "example": "2026-10-25T02:00:00+02:00",
+                                   "description": "local time with its UTC offset"},
+                    "counts": _counts(),
+                    "total": {"type": "integer", "minimum": 1},
+                    "happy_index": _HAPPY_INDEX,
+                },
+            }},
+        },
+    },
+    "PressPage": {
+        "type": "object", "required": ["presses", "next"], "additionalProperties": False,
+        "properties": {
+            "presses": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False,
+                "required": ["id", "device_id", "location", "seq", "mood", "pressed_at",
+                             "device_pressed_at", "received_at", "time_source", "misuse"],
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "device_id": {"type": "string"},
+                    "location": {"type": "string"},
+                    "seq": {"type": "integer", "minimum": 1},
+                    "mood": {"type": "integer", "minimum": 1, "maximum": 4},
+                    "pressed_at": {**_TIMESTAMP, "description": "as placed in time, UTC"},
+                    "device_pressed_at": {**_TIMESTAMP,
+                                          "description": "the device's own clock"},
+                    "received_at": _TIMESTAMP,
+                    "time_source": {"type": "string",
+                                    "enum": ["device", "uptime", "uncertain"]},
+                    "misuse": {"type": "boolean"},
+                },
+            }},
+            "next": {"type": "string", "nullable": True,
+                     "description": "the `after` of the next page; null on the last"},
+        },
+    },
+}
+
+_CSV = {"text/csv": {"schema": {"type": "string"}}}
+_READ_PARAMS = [
+    _query("from", _DATE, "first local date, inclusive", required=True),
+    _query("to", _DATE, "last local date, inclusive (at most 400 days after from)",
+           required=True),
+    _query("include_misuse", _FLAG, "count presses flagged misuse too"),
+    _query("format", _FORMAT, "csv: the same rows as CSV"),
+]
+
+PATHS = {
+    "/api/v1/presses": {
+        "post": {
+            "operationId": "postPresses",
+            "summary": "A batch of presses from a kiosk, stored whole or not at all",
+            "security": _DEVICE_AUTH,
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": _ref("PressBatch")}}},
+            "responses": {"200": _json(_ref("BatchResult"), "Stored; a (device, seq) "
+                                       "already stored counts as a duplicate"),
+                          **_errors(400, 401, 403, 413, 415, 503)},
+        },
+        "get": {
+            "operationId": "getPresses",
+            "summary": "Raw presses of a location, local dates inclusive, in placed-time order",
+            "security": _READER_AUTH,
+            "parameters": [
+                _query("location", {"type": "string"}, "location slug", required=True),
+                *_READ_PARAMS[:3],
+                _query("device", {"type": "string"}, "only this device's presses"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 10000,
+                                 "default": 1000}, "presses per page (JSON only)"),
+                _query("after", {"type": "string"}, "the `next` of the previous page"),
+                _READ_PARAMS[3],
+            ],
+            "responses": {
+                "200": {"description": "A page of presses, or every press as CSV",
+                        "content": {"application/json": {"schema": _ref("PressPage")},
+                                    **_CSV}},
+                **_errors(400, 401, 403, 404, 503),
+            },
+        },
+    },
+    "/api/v1/heartbeat": {
+        "post": {
+            "operationId": "postHeartbeat",
+            "summary": "A kiosk's state; the hub answers with its own time",
+            "security": _DEVICE_AUTH,
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": _ref("Heartbeat")}}},
+            "responses": {"200": _json(_ref("HeartbeatResult"), "Recorded"),
+                          **_errors(400, 401, 403, 413, 415, 503)},
+        },
+    },
+    "/api/v1/locations": {
+        "get": {
+            "operationId": "getLocations",
+            "summary": "Every location with today's counts (its own local day, no misuse)",
+            "security": _READER_AUTH,
+            "responses": {"200": _json({"type": "array", "items": _ref("Location")},
+                                       "The locations"),
+                          **_errors(401, 403, 503)},
+        },
+    },
+    "/api/v1/locations/{slug}/hourly": {
+        "get": {
+            "operationId": "getHourly",
+            "summary": "One row per local clock hour that has presses",
+            "security": _READER_AUTH,
+            "parameters": [{"name": "slug", "in": "path", "required": True,
+                            "schema": {"type": "string"}}, *_READ_PARAMS],
+            "responses": {
+                "200": {"description": "The hours, as JSON or CSV",
+                        "content": {"application/json": {"schema": _ref("Hourly")}, **_CSV}},
+                **_errors(400, 401, 403, 404, 503),
+            },
+        },
+    },
+    "/api/v1/openapi.json": {
+        "get": {
+            "operationId": "getOpenapi",
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": _json({"type": "object"}, "The OpenAPI document")},
+        },
+    },
+    "/healthz": {
+        "get": {
+            "operationId": "getHealthz",
+            "summary": "Whether the database answers",
+            "security": [],
+            "responses": {
+                "200": _json({"type": "object", "required": ["status"],
+                              "properties": {"status": {"type": "string", "enum": ["ok"]}}},
+                             "The database answers"),
+                "503": _json(_ref("Error"), "The database does not answer"),
+            },
+        },
+    },
+}
+
+DOCUMENT = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "Kiosk hub API",
+        "version": "1",
+        "description": "Presses in from the kiosks, counts per location and local hour out. "
+                       "Every error is `{\"error\": {\"code\", \"message\"}}`; checks run in "
+                       "the order credentials, permission, media type, size, content.",
+    },
+    "servers": [{"url": "/"}],
+    "paths": PATHS,
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "deviceToken": {"type": "http", "scheme": "bearer",
+                            "description": "a device token from `hub device add`"},
+            "apiToken": {"type": "http", "scheme": "bearer",
+                         "description": "a read token from `hub api-token add`"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                        "description": "an operator's login on the pages"},
+        },
+    },
+}
+
+
+def serve_document():
+    """GET /api/v1/openapi.json: no credentials needed, the API's shape is no secret."""
+    return jsonify(DOCUMENT)
+
+
+if __name__ == "__main__":
+    print(json.dumps(DOCUMENT, indent=2))
