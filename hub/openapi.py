@@ -48,8 +48,10 @@ def _query(name, schema, description, required=False):
             "description": description}
 
 
-_DATE = {"type": "string", "format": "date", "example": "2026-11-22"}
-_TIMESTAMP = {"type": "string", "format": "date-time", "example": "2026-11-22T10:15:03.120Z"}
+_DATE = {"type": "string", "format": "date", "example": "2026-11-22",
+         "description": "a local date of the location; to on or after from"}
+_TIMESTAMP = {"type": "string", "format": "date-time", "example": "2026-11-22T10:15:03.120Z",
+              "description": "RFC 3339 with a zone, years 1900-9998"}
 _FLAG = {"type": "string", "enum": ["0", "1", "true", "false"], "default": "0"}
 _FORMAT = {"type": "string", "enum": ["json", "csv"], "default": "json"}
 _DEVICE_ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
@@ -216,7 +218,8 @@ PATHS = {
             "summary": "Raw presses of a location, local dates inclusive, in placed-time order",
             "security": _READER_AUTH,
             "parameters": [
-                _query("location", {"type": "string"}, "location slug", required=True),
+                _query("location", {"type": "string", "minLength": 1}, "location slug",
+                       required=True),
                 *_READ_PARAMS[:3],
                 _query("device", {"type": "string"}, "only this device's presses"),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": 10000,
@@ -259,7 +262,7 @@ PATHS = {
             "summary": "One row per local clock hour that has presses",
             "security": _READER_AUTH,
             "parameters": [{"name": "slug", "in": "path", "required": True,
-                            "schema": {"type": "string"}}, *_READ_PARAMS],
+                            "schema": {"type": "string", "minLength": 1}}, *_READ_PARAMS],
             "responses": {
                 "200": {"description": "The hours, as JSON or CSV",
                         "content": {"application/json": {"schema": _ref("Hourly")}, **_CSV}},

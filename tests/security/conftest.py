@@ -5,6 +5,7 @@ of the six callers of the auth matrix: anonymous, viewer, admin (logged-in sessi
 device token, a revoked device token, an API token.
 """
 
+import json
 import sqlite3
 from dataclasses import dataclass, field
 
@@ -84,7 +85,9 @@ def world(app, db, db_path, site):
     assert sent.status_code == 200, sent.json
     row = db.row("SELECT id FROM locations WHERE slug = 'ams'")
     alert_id = alert_store.raise_alert(db, row[0], "negative_feedback", "",
-                                       "2026-11-22T11:00:00.000Z", "4 of 5 negative")
+                                       "2026-11-22T11:00:00.000Z",
+                                       json.dumps({"window_s": 900, "presses": 5, "negative": 4,
+                                                   "share_pct": 80}))
     webhook_id = webhook_store.add(db, "https://hooks.example.org/kiosk", None, "s3cret-hook",
                                    CREATED)
     return World(app, str(db_path), tokens, alert_id, webhook_id)
