@@ -13,7 +13,7 @@ from hub.errors import ApiError
 from hub.store import alerts as alert_store
 from hub.store import registry
 from hub.times import parse_date, zone
-from hub.web import login_required, operator, safe_next
+from hub.web import login_required, operator, safe_next, shown_operator
 
 bp = Blueprint("pages", __name__)
 
@@ -34,7 +34,7 @@ def index_text(value):
 
 @bp.app_context_processor
 def page_globals():
-    return {"principal": operator, "charts": charts, "mood_labels": charts.MOOD_LABELS,
+    return {"principal": shown_operator, "charts": charts, "mood_labels": charts.MOOD_LABELS,
             "mood_colours": charts.MOOD_COLOURS}
 
 

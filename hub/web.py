@@ -10,9 +10,11 @@ from urllib.parse import urlsplit
 
 from flask import abort, redirect, request, url_for
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hub.auth import current_principal
+from hub.errors import ApiError
 
 csrf = CSRFProtect()
 
@@ -51,11 +53,21 @@ def security_headers(response):
 
 
 def operator():
-    """The logged-in operator, or None (a device token is refused with 403)."""
+    """The logged-in operator, or None. Pages take a session only: a bearer token (a
+    device's, or an API token, which reads the JSON API and never writes) gets a 403."""
     principal = current_principal()
-    if principal is not None and principal.kind != "user":
+    if principal is not None and (principal.kind != "user" or "Authorization" in request.headers):
         abort(403)
     return principal
+
+
+def shown_operator():
+    """Who the page header names; nobody when the credentials themselves are refused, so
+    that rendering the error page for a bad token cannot fail again."""
+    try:
+        return operator()
+    except (ApiError, HTTPException):
+        return None
 
 
 def login_required(view):
