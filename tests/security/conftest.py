@@ -93,5 +93,10 @@ def world(app, db, db_path, site):
     return World(app, str(db_path), tokens, alert_id, webhook_id)
 
 
-def form_token(client, page="/login"):
-    return csrf_token(client.get(page))
+def form_token(client):
+    """A CSRF token of *client*'s session: from /login, or from the overview's logout form
+    once logged in (/login then redirects). Fetched without credentials headers."""
+    page = client.get("/login")
+    if page.status_code == 302:
+        page = client.get("/")
+    return csrf_token(page)
