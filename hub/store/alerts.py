@@ -93,7 +93,7 @@ def set_comment(db, alert_id, comment):
 
 def alert(db, alert_id):
     return db.row(
-        f"SELECT {_ALERT_COLUMNS} FROM alerts a JOIN locations l ON l.id = a.location_id"  # noqa: S608
+        f"SELECT {_ALERT_COLUMNS} FROM alerts a JOIN locations l ON l.id = a.location_id"  # noqa: S608  # nosec B608  # fixed column list
         " WHERE a.id = ?",
         (alert_id,),
     )
@@ -103,7 +103,7 @@ def alerts(db, open_only, limit=500):
     """Alerts newest first: the open ones, or all of them (at most *limit*)."""
     where = "WHERE a.acknowledged_at IS NULL AND a.cleared_at IS NULL" if open_only else ""
     return db.rows(
-        f"SELECT {_ALERT_COLUMNS} FROM alerts a JOIN locations l ON l.id = a.location_id"  # noqa: S608
+        f"SELECT {_ALERT_COLUMNS} FROM alerts a JOIN locations l ON l.id = a.location_id"  # noqa: S608  # nosec B608  # fixed column list
         f" {where} ORDER BY a.opened_at DESC, a.id DESC LIMIT ?",
         (limit,),
     )

@@ -14,7 +14,7 @@ def hourly_counts(db, location_id, start_key, end_key, include_misuse):
     cursor.row_factory = None  # plain tuples: a year is 8,760 rows
     return [
         row for row in cursor.execute(
-            f"SELECT hour_start_local, {columns} FROM rollups"  # noqa: S608 (fixed columns)
+            f"SELECT hour_start_local, {columns} FROM rollups"  # noqa: S608  # nosec B608  # fixed column lists
             " WHERE location_id = ? AND hour_start_utc >= ? AND hour_start_utc < ?"
             " ORDER BY hour_start_utc",
             (location_id, start_key, end_key),
@@ -27,7 +27,7 @@ def total_counts(db, location_id, start_key, end_key, include_misuse=False):
     """(n1, n2, n3, n4) summed over rollup keys in [start_key, end_key)."""
     sums = _SUM_ALL if include_misuse else _SUM_NORMAL
     row = db.row(
-        f"SELECT {sums} FROM rollups"  # noqa: S608 (fixed column lists)
+        f"SELECT {sums} FROM rollups"  # noqa: S608  # nosec B608  # fixed column lists
         " WHERE location_id = ? AND hour_start_utc >= ? AND hour_start_utc < ?",
         (location_id, start_key, end_key),
     )
