@@ -1,6 +1,7 @@
 """Backups of the hub database: timestamped copies in a directory, the newest N kept."""
 
 import os
+import sqlite3
 from pathlib import Path
 
 PATTERN = "hub-*.db"
@@ -25,7 +26,11 @@ def backup(db, dest, now, keep=None):
         target = dest / f"hub-{now:%Y%m%dT%H%M%SZ}.db"
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
-    db.backup(partial)
+    try:
+        db.backup(partial)
+    except sqlite3.Error as error:  # named after the copy, not the database it reads
+        partial.unlink(missing_ok=True)
+        raise OSError(f"{partial}: {error}") from None
     os.replace(partial, target)
     removed = prune(dest, keep) if keep is not None else []
     return target, removed

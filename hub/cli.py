@@ -30,6 +30,13 @@ class HubGroup(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.NoArgsIsHelpError as error:
+            # A group without its command: click would print the whole help as the error.
+            ctx = error.ctx
+            names = ", ".join(ctx.command.list_commands(ctx))
+            click.echo(f"Error: {ctx.command_path} needs a command ({names}); "
+                       f"see '{ctx.command_path} --help'", err=True)
+            sys.exit(error.exit_code)
         except click.ClickException as error:
             click.echo(f"Error: {error.format_message()}", err=True)
             sys.exit(error.exit_code)
