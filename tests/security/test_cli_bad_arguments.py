@@ -170,7 +170,6 @@ def test_every_command_with_bad_arguments_says_one_line(place):
     record("bad input", "hub and kiosk commands with bad arguments", inputs=len(commands) + 1)
 
 
-@pytest.mark.xfail(reason="kiosk/cli.py leaves click's three-line usage errors", strict=False)
 def test_kiosk_usage_errors_are_one_line(place):
     tmp, _, env = place
     commands = _commands(KIOSK_CLICK_USAGE, "kiosk", tmp)
