@@ -124,6 +124,7 @@ def test_schemathesis_against_the_wsgi_app(world):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not FULL, reason="make faults runs it (FAULTS_FULL=1); make test: WSGI only")
 def test_schemathesis_against_a_live_hub_serve(tmp_path):
     from tests.sync.processes import HubProcess
 

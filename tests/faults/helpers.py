@@ -1,0 +1,142 @@
+"""Faults on real processes, and the final invariant every fault test ends with.
+
+Hub and kiosks are `hub serve` and `kiosk run --simulate` from tests/sync/processes.py, on
+127.0.0.1. The invariant: for every kiosk, the hub holds seq 1..N (N = the kiosk's
+recorded_total) exactly once; the rollups equal `hub rebuild-rollups` run on a copy; the
+database passes `PRAGMA integrity_check`.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+
+from tests.support import wait_until
+from tests.sync.processes import HUB, _env
+
+
+def descendants(pid):
+    """Every process below *pid* (gunicorn's workers), from /proc."""
+    found = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                children = [int(c) for c in f.read().split()]
+        except FileNotFoundError:
+            continue
+        for child in children:
+            found += [child, *descendants(child)]
+    return found
+
+
+def kill_hub(hub):
+    """kill -9 the hub's master and workers at once, as when the machine loses power."""
+    process = hub.process
+    for pid in [process.pid, *descendants(process.pid)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait(timeout=10)
+    hub.process = None
+    wait_until(lambda: _port_free(hub.port), timeout=20, message="the hub's port to be free")
+
+
+def _port_free(port):
+    """Nothing listens on *port* (connections in TIME_WAIT do not count: gunicorn binds
+    with SO_REUSEADDR)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def rows(path, sql, params=()):
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def hub_seqs(hub, device_id):
+    return [row[0] for row in rows(hub.db, "SELECT seq FROM presses WHERE device_id = ?"
+                                   " ORDER BY seq", (device_id,))]
+
+
+def drain(hub, kiosk, timeout=120):
+    """Run *kiosk* without pressing until the hub holds all it recorded; its recorded_total."""
+    if not kiosk.alive():
+        seen = kiosk.log.stat().st_size if kiosk.log.exists() else 0
+        kiosk.start(rate=0)
+        # SIGTERM before the daemon is up would end it by the default action, not a stop.
+        wait_until(lambda: " ready: " in kiosk.log.read_text()[seen:], timeout=30,
+                   message=f"{_device(kiosk)} to start")
+
+    def synced():
+        status = kiosk.status()
+        n = status["recorded_total"]
+        # Nothing queued means the hub confirmed every press; the newest is the last proof.
+        return status["queued"] == 0 and (n == 0 or n in hub_seqs(hub, _device(kiosk))) and (n,)
+
+    (total,) = wait_until(synced, timeout=timeout, interval=0.3,
+                          message=f"{_device(kiosk)} to sync everything")
+    assert kiosk.stop() == 0, kiosk.log.read_text()[-2000:]
+    return total
+
+
+def _device(kiosk):
+    return kiosk.dir.name
+
+
+def rollups_recomputed(hub, tmp_path):
+    """(rollups as stored, rollups as `hub rebuild-rollups` makes them on a copy)."""
+    copy = tmp_path / "recompute.db"
+    copy.unlink(missing_ok=True)
+    source = sqlite3.connect(hub.db, timeout=30)
+    target = sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    subprocess.run([HUB, "--db", str(copy), "rebuild-rollups"], check=True, capture_output=True,
+                   env=_env(), timeout=120)
+    sql = "SELECT * FROM rollups ORDER BY location_id, hour_start_utc"
+    return rows(hub.db, sql), rows(copy, sql)
+
+
+def check_invariant(hub, kiosks, tmp_path, allowed_gaps=None):
+    """The final invariant; {"presses", "lost", "duplicates"} over all *kiosks*.
+
+    *allowed_gaps* maps a device to seqs that were reserved and never used (a buffer set
+    aside as corrupt); they count neither as presses nor as lost."""
+    figures = {"presses": 0, "lost": 0, "duplicates": 0}
+    for kiosk in kiosks:
+        device = _device(kiosk)
+        total = drain(hub, kiosk)
+        seqs = hub_seqs(hub, device)
+        expected = set(range(1, total + 1)) - set((allowed_gaps or {}).get(device, ()))
+        figures["presses"] += len(expected)
+        figures["lost"] += len(expected - set(seqs))
+        figures["duplicates"] += len(seqs) - len(set(seqs)) + len(set(seqs) - expected)
+        assert set(seqs) == expected and len(seqs) == len(set(seqs)), (
+            device, total, sorted(expected - set(seqs))[:20], sorted(set(seqs) - expected)[:20])
+    stored, recomputed = rollups_recomputed(hub, tmp_path)
+    assert stored == recomputed
+    assert rows(hub.db, "PRAGMA integrity_check") == [("ok",)]
+    return figures
+
+
+def copy_db(path, dest):
+    shutil.copyfile(path, dest)
+    return dest
