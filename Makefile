@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint bench demo screenshots clean
+.PHONY: install test lint bench faults demo screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,16 @@ lint: install  ## ruff on the Python code, shellcheck on the scripts
 
 bench: install  ## run the benchmarks of tests/bench/ and print their figures
 	$(BIN)/python -m tests.bench
+
+faults: install  ## the reliability and security suite at full size; writes docs/reliability.md
+	rm -f build/faults.jsonl && mkdir -p build
+	start=$$(date +%s); \
+	(FAULTS_FULL=1 FAULTS_REPORT=build/faults.jsonl $(BIN)/python -m pytest -q \
+		tests/faults tests/security; echo $$? > build/faults.status) | tee build/faults.log; \
+	status=$$(cat build/faults.status); \
+	$(BIN)/python -m tests.faults.report build/faults.jsonl $$(( $$(date +%s) - start )) \
+		"$$(tail -n 1 build/faults.log | tr -d '=')" > docs/reliability.md; \
+	exit $$status
 
 demo: install  ## a demo hub with 90 days of presses and three simulated kiosks (Ctrl-C stops)
 	$(BIN)/hub demo --dir .demo
