@@ -32,7 +32,7 @@ def accept_batch(db, batch, received):
             press.seq, press.id, press.mood, when, text, source, press.pressed_at_text,
             press.misuse, press.boot_id, press.uptime_ms, press.clock_synced,
         ))
-    return store.insert_presses(db, batch.device_id, placed, received)
+    return store.insert_presses(db, batch.device_id, placed, received, batch.state)
 
 
 def accept_heartbeat(db, beat, received):

@@ -71,6 +71,14 @@ def _counts():
 _HAPPY_INDEX = {"type": "number", "minimum": 0, "maximum": 100, "nullable": True,
                 "description": "100 · Σ(mood − 1) / (3 · N), one decimal; null when N = 0"}
 
+# A heartbeat's optional state fields, which a batch envelope may carry too.
+_STATE = {
+    "queued": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "nullable": True},
+    "oldest_queued_at": {**_TIMESTAMP, "nullable": True},
+    "clock_synced": {"type": "boolean", "nullable": True},
+    "version": {"type": "string", "minLength": 1, "maxLength": 100, "nullable": True},
+}
+
 SCHEMAS = {
     "Error": {
         "type": "object", "required": ["error"], "additionalProperties": False,
@@ -101,17 +109,26 @@ SCHEMAS = {
     },
     "PressBatch": {
         "type": "object", "required": ["device_id", "boot_id", "uptime_ms", "presses"],
+        "description": "The heartbeat's optional fields may ride along (each checked as in a "
+                       "heartbeat); when any is not null the batch is also the kiosk's "
+                       "heartbeat, so a kiosk that sent one skips that interval's heartbeat",
         "properties": {
             "device_id": _DEVICE_ID,
             "boot_id": _BOOT_ID,
             "uptime_ms": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
             "presses": {"type": "array", "maxItems": MAX_PRESSES, "items": _ref("Press"),
                         "description": "each seq at most once per batch"},
+            # The heartbeat's fields, optional: any of them not null makes the batch the
+            # kiosk's heartbeat too, recorded in the batch's transaction.
+            "sent_at": {**_TIMESTAMP, "nullable": True,
+                        "description": "as in a heartbeat: gives the clock skew; optional here"},
+            **_STATE,
         },
     },
     "BatchResult": {
-        "type": "object", "required": ["inserted", "duplicates"], "additionalProperties": False,
-        "properties": {"inserted": _COUNT, "duplicates": _COUNT},
+        "type": "object", "required": ["inserted", "duplicates", "server_time"],
+        "additionalProperties": False,
+        "properties": {"inserted": _COUNT, "duplicates": _COUNT, "server_time": _TIMESTAMP},
     },
     "Heartbeat": {
         "type": "object", "required": ["device_id", "boot_id", "uptime_ms", "sent_at"],
@@ -120,12 +137,7 @@ SCHEMAS = {
             "boot_id": _BOOT_ID,
             "uptime_ms": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
             "sent_at": _TIMESTAMP,
-            "queued": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1,
-                       "nullable": True},
-            "oldest_queued_at": {**_TIMESTAMP, "nullable": True},
-            "clock_synced": {"type": "boolean", "nullable": True},
-            "version": {"type": "string", "minLength": 1, "maxLength": 100,
-                        "nullable": True},
+            **_STATE,
         },
     },
     "HeartbeatResult": {

@@ -31,23 +31,30 @@ class Press:
 
 
 @dataclass(slots=True)
+class Heartbeat:
+    device_id: str
+    boot_id: str
+    uptime_ms: int
+    sent_at: datetime | None  # None only in a batch envelope that left it out
+    queued: int | None
+    oldest_queued_at: datetime | None
+    clock_synced: bool | None
+    version: str | None
+
+
+@dataclass(slots=True)
 class PressBatch:
     device_id: str
     boot_id: str
     uptime_ms: int
     presses: list
+    # The heartbeat's optional fields riding along (the batch is then the heartbeat too);
+    # None when the envelope has none of them.
+    state: Heartbeat | None = None
 
 
-@dataclass(slots=True)
-class Heartbeat:
-    device_id: str
-    boot_id: str
-    uptime_ms: int
-    sent_at: datetime
-    queued: int | None
-    oldest_queued_at: datetime | None
-    clock_synced: bool | None
-    version: str | None
+# The heartbeat's fields a batch envelope may carry too.
+STATE_FIELDS = ("sent_at", "queued", "oldest_queued_at", "clock_synced", "version")
 
 
 _MISSING = object()
@@ -132,6 +139,9 @@ def parse_press_batch(body, device_id, max_presses=MAX_PRESSES):
         raise too_large(f"presses: at most {max_presses} per batch, got {len(presses)}")
     boot_id = _pattern(body, "boot_id", _BOOT_ID, "a boot id")
     uptime_ms = _integer(body, "uptime_ms", 0)
+    state = None
+    if any(body.get(key) is not None for key in STATE_FIELDS):
+        state = _state(body, device_id, boot_id, uptime_ms, sent_at_required=False)
     if type(presses) is not list:
         raise invalid_field("presses", "a list of presses", presses, presses is _MISSING)
     parsed = []
@@ -146,7 +156,7 @@ def parse_press_batch(body, device_id, max_presses=MAX_PRESSES):
             )
         first_index[press.seq] = i
         parsed.append(press)
-    return PressBatch(device_id, boot_id, uptime_ms, parsed)
+    return PressBatch(device_id, boot_id, uptime_ms, parsed, state)
 
 
 def _quick_press(raw, boot_id):
@@ -197,11 +207,19 @@ def _checked_press(raw, where):
 def parse_heartbeat(body, device_id):
     """A Heartbeat from a decoded JSON body sent with *device_id*'s token."""
     body = _claimed_device(body, device_id)
+    boot_id = _pattern(body, "boot_id", _BOOT_ID, "a boot id")
+    uptime_ms = _integer(body, "uptime_ms", 0)
+    return _state(body, device_id, boot_id, uptime_ms, sent_at_required=True)
+
+
+def _state(body, device_id, boot_id, uptime_ms, sent_at_required):
+    """The heartbeat's state fields of *body*, checked the same way for a heartbeat and for
+    a batch envelope (where sent_at is optional too)."""
     return Heartbeat(
         device_id=device_id,
-        boot_id=_pattern(body, "boot_id", _BOOT_ID, "a boot id"),
-        uptime_ms=_integer(body, "uptime_ms", 0),
-        sent_at=_timestamp(body, "sent_at"),
+        boot_id=boot_id,
+        uptime_ms=uptime_ms,
+        sent_at=_timestamp(body, "sent_at", nullable=not sent_at_required),
         queued=_integer(body, "queued", 0, nullable=True),
         oldest_queued_at=_timestamp(body, "oldest_queued_at", nullable=True),
         clock_synced=_boolean(body, "clock_synced", nullable=True),

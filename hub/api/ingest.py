@@ -18,8 +18,11 @@ def post_presses():
     device = require_device()
     body = read_json_body()
     batch = payloads.parse_press_batch(body, device.name, current_app.config["MAX_PRESSES"])
-    inserted, duplicates = ingest.accept_batch(get_db(), batch, hub_now())
-    return jsonify(inserted=inserted, duplicates=duplicates)
+    now = hub_now()
+    inserted, duplicates = ingest.accept_batch(get_db(), batch, now)
+    # server_time as in the heartbeat's answer: a kiosk whose batch carried the heartbeat's
+    # fields reads its clock skew from it and skips that interval's heartbeat.
+    return jsonify(inserted=inserted, duplicates=duplicates, server_time=format_utc(now))
 
 
 def post_heartbeat():

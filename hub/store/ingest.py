@@ -61,12 +61,14 @@ def _zones(db):
     return {row[0]: zone(row[1]) for row in db.rows("SELECT id, timezone FROM locations")}
 
 
-def insert_presses(db, device_id, presses, received_at):
+def insert_presses(db, device_id, presses, received_at, state=None):
     """Store a batch of placed presses whole or not at all; return (inserted, duplicates).
 
     *presses* are objects with seq, id, mood, placed (aware UTC), placed_text, time_source,
     misuse, device_pressed_at (text), boot_id, uptime_ms, clock_synced. A (device, seq) already
     stored is a duplicate; rollups and counters change only for rows actually inserted.
+    *state*, a heartbeat riding along in the batch envelope, is recorded in the same
+    transaction (one commit for both).
     """
     received = format_utc(received_at)
     with db.atomic():
@@ -113,32 +115,41 @@ def insert_presses(db, device_id, presses, received_at):
             " highest_seq = max(highest_seq, excluded.highest_seq)",
             (device_id, received, received, inserted, max((p.seq for p in fresh), default=0)),
         )
+        if state is not None:
+            _record_state(db, state, received_at)
     return inserted, duplicates
 
 
 def record_heartbeat(db, beat, received_at):
     """Keep the latest state a device reported, and how far its clock is from the hub's."""
-    received = format_utc(received_at)
-    skew_ms = round((beat.sent_at - received_at).total_seconds() * 1000)
     with db.atomic():
-        db.execute(
-            "INSERT INTO device_state (device_id, last_seen_at, last_heartbeat_at, boot_id,"
-            " uptime_ms, sent_at, clock_skew_ms, queued, oldest_queued_at, clock_synced,"
-            " version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (device_id) DO UPDATE SET last_seen_at = excluded.last_seen_at,"
-            " last_heartbeat_at = excluded.last_heartbeat_at, boot_id = excluded.boot_id,"
-            " uptime_ms = excluded.uptime_ms, sent_at = excluded.sent_at,"
-            " clock_skew_ms = excluded.clock_skew_ms, queued = excluded.queued,"
-            " oldest_queued_at = excluded.oldest_queued_at,"
-            " clock_synced = excluded.clock_synced, version = excluded.version",
-            (
-                beat.device_id, received, received, beat.boot_id, beat.uptime_ms,
-                format_utc(beat.sent_at), skew_ms, beat.queued,
-                format_utc(beat.oldest_queued_at) if beat.oldest_queued_at else None,
-                None if beat.clock_synced is None else int(beat.clock_synced),
-                beat.version,
-            ),
-        )
+        _record_state(db, beat, received_at)
+
+
+def _record_state(db, beat, received_at):
+    # A batch envelope may leave sent_at out: then the last sent_at and skew are kept.
+    received = format_utc(received_at)
+    skew_ms = None
+    if beat.sent_at is not None:
+        skew_ms = round((beat.sent_at - received_at).total_seconds() * 1000)
+    db.execute(
+        "INSERT INTO device_state (device_id, last_seen_at, last_heartbeat_at, boot_id,"
+        " uptime_ms, sent_at, clock_skew_ms, queued, oldest_queued_at, clock_synced,"
+        " version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (device_id) DO UPDATE SET last_seen_at = excluded.last_seen_at,"
+        " last_heartbeat_at = excluded.last_heartbeat_at, boot_id = excluded.boot_id,"
+        " uptime_ms = excluded.uptime_ms, sent_at = coalesce(excluded.sent_at, sent_at),"
+        " clock_skew_ms = coalesce(excluded.clock_skew_ms, clock_skew_ms),"
+        " queued = excluded.queued, oldest_queued_at = excluded.oldest_queued_at,"
+        " clock_synced = excluded.clock_synced, version = excluded.version",
+        (
+            beat.device_id, received, received, beat.boot_id, beat.uptime_ms,
+            None if beat.sent_at is None else format_utc(beat.sent_at), skew_ms, beat.queued,
+            format_utc(beat.oldest_queued_at) if beat.oldest_queued_at else None,
+            None if beat.clock_synced is None else int(beat.clock_synced),
+            beat.version,
+        ),
+    )
 
 
 def rebuild_rollups(db):

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder
 
+from hub import alerts
 from hub.db import close_connections
 from hub.store import Database, registry
 from hub.store import database as database_module
@@ -25,20 +26,26 @@ def stored(db):
     return db.rows("SELECT seq, mood, time_source FROM presses ORDER BY seq")
 
 
+def counts(response):
+    """(inserted, duplicates) of a batch's answer."""
+    assert response.status_code == 200, response.json
+    return response.json["inserted"], response.json["duplicates"]
+
+
 def test_a_batch_is_stored_and_counted(client, kiosk, db):
     response = send(client, kiosk, [press(1, 4), press(2, 1)])
     assert response.status_code == 200
-    assert response.json == {"inserted": 2, "duplicates": 0}
+    # server_time as in the heartbeat's answer: the hub's clock when it stored the batch.
+    assert response.json == {"inserted": 2, "duplicates": 0,
+                             "server_time": "2026-11-22T12:00:00.000Z"}
     assert [tuple(row) for row in stored(db)] == [(1, 4, "device"), (2, 1, "device")]
 
 
 def test_a_resent_batch_inserts_nothing_and_counts_duplicates(client, kiosk, db):
     presses = [press(n) for n in range(1, 6)]
     send(client, kiosk, presses[:3])
-    response = send(client, kiosk, presses)
-    assert response.json == {"inserted": 2, "duplicates": 3}
-    response = send(client, kiosk, presses)
-    assert response.json == {"inserted": 0, "duplicates": 5}
+    assert counts(send(client, kiosk, presses)) == (2, 3)
+    assert counts(send(client, kiosk, presses)) == (0, 5)
     assert len(stored(db)) == 5
 
 
@@ -76,7 +83,7 @@ def test_a_seq_repeated_inside_a_batch_is_refused(client, kiosk, db):
 
 
 def test_an_empty_batch_is_fine(client, kiosk):
-    assert send(client, kiosk, []).json == {"inserted": 0, "duplicates": 0}
+    assert counts(send(client, kiosk, [])) == (0, 0)
 
 
 # Every error code, and the order of the checks: credentials, permission, media type, size,
@@ -278,7 +285,7 @@ def test_a_busy_database_is_a_503_to_retry(client, kiosk, app, db_path, monkeypa
     blocker.close()
     assert error(response) == (503, "unavailable")
     assert response.headers["Retry-After"] == "5"
-    assert send(client, kiosk, [press(1)]).json == {"inserted": 1, "duplicates": 0}
+    assert counts(send(client, kiosk, [press(1)])) == (1, 0)
 
 
 def test_a_wrong_method_is_json_too(client, kiosk):
@@ -340,6 +347,137 @@ def test_a_heartbeat_checks_credentials_and_device(client, kiosk, site):
     assert error(response) == (403, "forbidden")
     response = client.post("/api/v1/heartbeat", json=heartbeat(), headers=site.reader())
     assert error(response) == (403, "forbidden")
+
+
+# The heartbeat's fields in a batch envelope (one request per kiosk and interval)
+
+
+STATE = {"sent_at": "2026-11-22T12:00:02.500Z", "queued": 3,
+         "oldest_queued_at": "2026-11-22T11:00:00Z", "clock_synced": True, "version": "0.2.0"}
+
+
+def device_state(db):
+    return db.row("SELECT * FROM device_state WHERE device_id = 'kiosk-1'")
+
+
+def test_a_batch_envelope_with_the_heartbeat_fields_records_them_with_the_skew(client, kiosk,
+                                                                               db):
+    body = batch([press(1), press(2)], uptime_ms=7000) | STATE
+    response = client.post(PRESSES_URL, json=body, headers=kiosk)
+    assert response.json == {"inserted": 2, "duplicates": 0,
+                             "server_time": "2026-11-22T12:00:00.000Z"}
+    state = device_state(db)
+    assert state["clock_skew_ms"] == 2500
+    assert state["sent_at"] == "2026-11-22T12:00:02.500Z"
+    assert (state["queued"], state["oldest_queued_at"]) == (3, "2026-11-22T11:00:00.000Z")
+    assert (state["clock_synced"], state["version"]) == (1, "0.2.0")
+    assert (state["boot_id"], state["uptime_ms"]) == (batch([])["boot_id"], 7000)
+    assert state["last_heartbeat_at"] == state["last_batch_at"] == state["last_seen_at"] == (
+        "2026-11-22T12:00:00.000Z")
+    assert (state["presses_stored"], state["highest_seq"]) == (2, 2)
+    assert len(stored(db)) == 2
+
+
+def test_the_state_is_stored_in_the_batchs_own_transaction(client, kiosk, db, monkeypatch):
+    commits = []
+    atomic = database_module.Database.atomic
+
+    def counting(self):
+        commits.append(1)
+        return atomic(self)
+
+    monkeypatch.setattr(database_module.Database, "atomic", counting)
+    assert counts(client.post(PRESSES_URL, json=batch([press(1)]) | STATE,
+                              headers=kiosk)) == (1, 0)
+    assert len(commits) == 1  # one write transaction, one commit, as a bare batch
+
+
+def test_a_batch_that_fails_to_store_records_no_state_either(client, kiosk, db, app):
+    send(client, kiosk, [press(1)])
+    db.execute("PRAGMA foreign_keys = OFF")
+    db.execute("UPDATE device_locations SET location_id = 999")
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = client.post(PRESSES_URL, json=batch([press(2)]) | STATE, headers=kiosk)
+    assert error(response) == (500, "internal_error")
+    assert device_state(db)["last_heartbeat_at"] is None
+    assert device_state(db)["version"] is None
+
+
+def test_a_batch_without_the_fields_leaves_the_heartbeat_state_alone(client, kiosk, db,
+                                                                     clock):
+    client.post("/api/v1/heartbeat", json=heartbeat(queued=5, version="0.1.0"), headers=kiosk)
+    before = dict(device_state(db))
+    clock.advance(minutes=1)
+    nulls = dict.fromkeys(STATE)
+    for body in (batch([press(1)]), batch([press(2)]) | nulls):
+        assert client.post(PRESSES_URL, json=body, headers=kiosk).status_code == 200
+    after = dict(device_state(db))
+    # As before the extension: a batch sets only when the device was seen and what it stored.
+    assert after.pop("last_seen_at") == after.pop("last_batch_at") == "2026-11-22T12:01:00.000Z"
+    assert after.pop("presses_stored") == 2 and after.pop("highest_seq") == 2
+    for key in ("last_seen_at", "last_batch_at", "presses_stored", "highest_seq"):
+        before.pop(key)
+    assert after == before
+
+
+def test_a_batch_envelope_without_sent_at_keeps_the_last_skew(client, kiosk, db, clock):
+    client.post("/api/v1/heartbeat", json=heartbeat(), headers=kiosk)
+    clock.advance(minutes=1)
+    body = batch([press(1)]) | {"queued": 0, "version": "0.2.0"}
+    assert client.post(PRESSES_URL, json=body, headers=kiosk).status_code == 200
+    state = device_state(db)
+    assert (state["queued"], state["version"]) == (0, "0.2.0")
+    assert state["last_heartbeat_at"] == "2026-11-22T12:01:00.000Z"
+    assert (state["sent_at"], state["clock_skew_ms"]) == ("2026-11-22T12:00:02.500Z", 2500)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("sent_at", "2026-11-22 12:00"),
+        ("sent_at", 1700000000),
+        ("queued", -1),
+        ("queued", True),
+        ("queued", 2**63),
+        ("oldest_queued_at", "yesterday"),
+        ("clock_synced", "true"),
+        ("clock_synced", 1),
+        ("version", ""),
+        ("version", "v" * 101),
+        ("version", 2),
+    ],
+)
+def test_a_bad_envelope_field_is_400_naming_it_as_for_a_heartbeat(client, kiosk, db, field,
+                                                                   value):
+    body = batch([press(1)]) | STATE | {field: value}
+    response = client.post(PRESSES_URL, json=body, headers=kiosk)
+    assert error(response) == (400, "invalid_field")
+    message = response.json["error"]["message"]
+    assert message.startswith(f"{field}: ")
+    beat = client.post("/api/v1/heartbeat", json=heartbeat(**{field: value}), headers=kiosk)
+    assert beat.json["error"]["message"] == message  # checked exactly like the heartbeat's
+    assert stored(db) == [] and device_state(db) is None
+
+
+def test_a_batch_counts_as_heard_from_for_the_silent_device_rule(client, kiosk, site, db,
+                                                                  clock):
+    site.device("kiosk-2", "ams")  # never heard from: silent from the start
+
+    def silent():
+        alerts.evaluate(db, clock())
+        return [row[0] for row in db.rows("SELECT device_id FROM alerts"
+                                          " WHERE rule = 'silent_device' AND cleared_at IS NULL")]
+
+    client.post(PRESSES_URL, json=batch([press(1)]) | STATE, headers=kiosk)
+    clock.advance(minutes=14)
+    client.post(PRESSES_URL, json=batch([press(2)]) | STATE, headers=kiosk)  # no heartbeat
+    clock.advance(minutes=14)
+    assert silent() == ["kiosk-2"]
+    assert metric(client, "hub_devices_silent") == 1
+    clock.advance(minutes=2)  # 16 minutes since the last batch
+    assert sorted(silent()) == ["kiosk-1", "kiosk-2"]
+    client.post(PRESSES_URL, json=batch([press(3)]) | STATE, headers=kiosk)
+    assert silent() == ["kiosk-2"]  # heard from again: cleared
 
 
 # /metrics and /healthz

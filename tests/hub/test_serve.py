@@ -45,9 +45,10 @@ def test_hub_serve_answers_and_stops_cleanly_on_sigterm(site, db_path, tmp_path)
         body = batch([press(1, mood=4, pressed_at="2026-11-22T10:15:00Z"),
                       press(2, mood=3, pressed_at="2026-11-22T10:20:00Z")])
         response = requests.post(url + "/api/v1/presses", json=body, headers=kiosk, timeout=5)
-        assert response.json() == {"inserted": 2, "duplicates": 0}
+        assert response.json() == {"inserted": 2, "duplicates": 0,
+                                   "server_time": response.json()["server_time"]}
         response = requests.post(url + "/api/v1/presses", json=body, headers=kiosk, timeout=5)
-        assert response.json() == {"inserted": 0, "duplicates": 2}
+        assert response.json()["inserted"] == 0 and response.json()["duplicates"] == 2
 
         response = requests.get(url + "/api/v1/locations/ams/hourly", headers=reader,
                                 params={"from": "2026-11-22", "to": "2026-11-22"}, timeout=5)
