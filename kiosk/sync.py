@@ -1,5 +1,9 @@
 """Store-and-forward: send buffered presses to the hub, oldest first, and a heartbeat.
 
+One request per interval (docs/decisions.md, "Sync"): the first batch of an interval carries
+the heartbeat's fields and, when the hub answers it with server_time, is that interval's
+heartbeat; a separate heartbeat goes only in an interval in which no such batch was accepted.
+
 Every failure is sorted (docs/decisions.md, "Sync"):
     transient  connection error, timeout, 5xx, 429   back off with full jitter and retry
     too large  413                                    halve the batch; a single press is parked
@@ -65,7 +69,8 @@ def parse_utc(text):
 class SyncLoop:
     """The kiosk's sync thread: `SyncLoop(config, stop_event).run()`.
 
-    `step()` does one round (a batch, the heartbeat when due, pruning when due) and returns
+    `step()` does one round (a batch, which is the heartbeat too when one is due, else the
+    heartbeat alone when due, pruning when due) and returns
     the seconds to wait before the next; `run()` waits on *stop_event*, so it stops promptly.
     Clocks, randomness, the buffer and the HTTP client can be passed in for tests.
     """
@@ -137,7 +142,7 @@ class SyncLoop:
                 if failure.kind != "refused":
                     raise
                 more, refused = False, failure  # the heartbeat still tells the hub our state
-            if self.monotonic() >= self._heartbeat_due:
+            if self._beat_due():  # no batch was this interval's heartbeat
                 self._heartbeat()
                 self._heartbeat_due = self.monotonic() + self.interval
             if refused is not None:
@@ -167,7 +172,7 @@ class SyncLoop:
         return len(presses) >= limit or self.batch_size < limit
 
     def _send(self, presses):
-        response = self.client.post("/api/v1/presses", self._envelope(presses))
+        response = self._post_batch(presses)
         status = response.status_code
         if 200 <= status < 300:
             self._synced(presses, response)
@@ -189,7 +194,7 @@ class SyncLoop:
             return
         # One press refused: is it the press, or the envelope every batch shares? An empty
         # batch with the same envelope tells them apart without parsing error messages.
-        probe = self.client.post("/api/v1/presses", self._envelope([]))
+        probe = self._post_batch([])
         if not 200 <= probe.status_code < 300:
             if probe.status_code in (400, 413):
                 raise SyncFailure("refused", "the hub refuses this kiosk's batches: "
@@ -213,31 +218,58 @@ class SyncLoop:
         self._progress["synced"] += len(presses)
         self._log_progress()
 
-    def _envelope(self, presses):
-        return {
-            "device_id": self.config.device_id,
-            "boot_id": self.identity.boot_id,
-            "uptime_ms": self.identity.uptime_ms(),
-            "presses": presses,
-        }
-
-    # Heartbeat and clock.
-
-    def _heartbeat(self):
-        status = self.buffer.status()
-        oldest = status.get("oldest_queued_at")
+    def _post_batch(self, presses):
+        """POST one batch; while a heartbeat is due, its envelope carries the heartbeat's
+        fields, and a 2xx with server_time (a hub that records them) is the heartbeat."""
+        beat = self._beat_due()
         sent = self.wall_clock()
         body = {
             "device_id": self.config.device_id,
             "boot_id": self.identity.boot_id,
             "uptime_ms": self.identity.uptime_ms(),
+            "presses": presses,
+        }
+        if beat:
+            body.update(self._state(sent, presses))
+        response = self.client.post("/api/v1/presses", body)
+        if beat and 200 <= response.status_code < 300:
+            server_time = _server_time(response)
+            if server_time is not None:  # else an older hub: the heartbeat still goes
+                self._clock_skew(sent + (self.wall_clock() - sent) / 2 - server_time)
+                self._heartbeat_due = self.monotonic() + self.interval
+        return response
+
+    # Heartbeat and clock.
+
+    def _beat_due(self):
+        return self.monotonic() >= self._heartbeat_due
+
+    def _state(self, sent, batch=()):
+        """The heartbeat's fields; in a batch, queued counts what is left once it is stored."""
+        status = self.buffer.status()
+        queued, oldest = status.get("queued"), status.get("oldest_queued_at")
+        if batch and isinstance(queued, int):
+            queued = max(0, queued - len(batch))
+            # The batch is the oldest pending presses; the next one is the oldest left.
+            rest = self.buffer.pending(len(batch) + 1)[len(batch):] if queued else []
+            oldest = rest[0]["pressed_at"] if rest else None
+        return {
             "sent_at": format_utc(sent),
-            "queued": status.get("queued"),
+            "queued": queued,
             "oldest_queued_at": oldest if isinstance(oldest, str) or oldest is None
             else format_utc(oldest),
             "clock_synced": self.identity.clock_synced(),
             "version": __version__,
             "parked": _count(status.get("parked")),
+        }
+
+    def _heartbeat(self):
+        sent = self.wall_clock()
+        body = {
+            "device_id": self.config.device_id,
+            "boot_id": self.identity.boot_id,
+            "uptime_ms": self.identity.uptime_ms(),
+            **self._state(sent),
         }
         response = self.client.post("/api/v1/heartbeat", body)
         received = self.wall_clock()
@@ -248,10 +280,7 @@ class SyncLoop:
             # A refused heartbeat must not stop the presses: say so and go on.
             log.warning("sync: the hub refused the heartbeat: %s", failure.message)
             return
-        try:
-            server_time = parse_utc(response.json().get("server_time"))
-        except (ValueError, AttributeError):
-            server_time = None
+        server_time = _server_time(response)
         if server_time is not None:
             self._clock_skew(sent + (received - sent) / 2 - server_time)
 
@@ -336,6 +365,14 @@ class SyncLoop:
         if removed:
             log.info("sync: pruned %d presses synced more than %g days ago", removed,
                      keep.days)
+
+
+def _server_time(response):
+    """The server_time of a 2xx answer (heartbeat, or a batch from a hub that has it)."""
+    try:
+        return parse_utc(response.json().get("server_time"))
+    except (ValueError, AttributeError):
+        return None
 
 
 def _count(value):

@@ -53,7 +53,7 @@ def test_device_endpoint_responses_match_the_document(world):
     path = "/api/v1/presses"
     ok = conforms(path, "POST", client.post(path, headers=device,
                                             json=batch([press(6), press(1)])))
-    assert ok.get_json() == {"inserted": 1, "duplicates": 1}
+    assert (ok.get_json()["inserted"], ok.get_json()["duplicates"]) == (1, 1)
     conforms(path, "POST", client.post(path, headers=device, json=batch([press(7, mood=9)])))
     conforms(path, "POST", client.post(path, headers=device, data="{",
                                        content_type="application/json"))

@@ -40,6 +40,8 @@ class FakeHub:
     `script` is a list of (status, headers, body) answers given to the next requests instead of
     the normal behaviour; `bad_seqs` are refused with the contract's 400 naming the press;
     `max_presses` answers 413 to larger batches; `auth_status` answers 401/403 to everything.
+    A batch's answer carries server_time, as the hub's does, unless `legacy` (a hub from
+    before the batch envelope carried the heartbeat's fields).
     """
 
     def __init__(self, tls=None):
@@ -50,6 +52,7 @@ class FakeHub:
         self.bad_envelope = False
         self.max_presses = 1000
         self.auth_status = None
+        self.legacy = False
         self.server_time = lambda: datetime.now(UTC)
         self.lock = threading.Lock()
         hub = self
@@ -93,8 +96,9 @@ class FakeHub:
             status = self.auth_status or 401
             code = {401: "unauthorized", 403: "forbidden"}[status]
             return status, {}, _error(code, "no such token")
+        server_time = self.server_time().isoformat().replace("+00:00", "Z")
         if path == "/api/v1/heartbeat":
-            return 200, {}, {"server_time": self.server_time().isoformat().replace("+00:00", "Z")}
+            return 200, {}, {"server_time": server_time}
         if self.bad_envelope:
             return 400, {}, _error("invalid_field", "boot_id: expected a boot id, got \"\"")
         presses = body["presses"]
@@ -108,7 +112,8 @@ class FakeHub:
             if press["seq"] not in self.presses:
                 self.presses[press["seq"]] = press
                 inserted += 1
-        return 200, {}, {"inserted": inserted, "duplicates": len(presses) - inserted}
+        answer = {"inserted": inserted, "duplicates": len(presses) - inserted}
+        return 200, {}, answer if self.legacy else answer | {"server_time": server_time}
 
     def batches(self):
         """The seqs of every press batch received, in order."""
@@ -117,6 +122,14 @@ class FakeHub:
 
     def heartbeats(self):
         return [body for path, body, _ in self.requests if path == "/api/v1/heartbeat"]
+
+    def states(self):
+        """Every report of the kiosk's state: heartbeats and batches carrying its fields."""
+        return [body for path, body, _ in self.requests
+                if path == "/api/v1/heartbeat" or "sent_at" in body]
+
+    def paths(self):
+        return [path for path, _, _ in self.requests]
 
 
 def _error(code, message):

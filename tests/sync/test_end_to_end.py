@@ -137,7 +137,7 @@ def test_a_kiosk_clock_wrong_by_years_still_puts_presses_in_the_right_hour(tmp_p
         recorded = buffer.recorded()
         wait_until(lambda: buffer.status()["queued"] == 0, timeout=60, message="the drain")
         wait_until(lambda: buffer.status()["clock_skew_s"] is not None, timeout=30,
-                   message="a heartbeat answer")
+                   message="an answer with server_time")
         status = kiosk.status()
     finally:
         kiosk.kill()

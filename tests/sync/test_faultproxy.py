@@ -21,8 +21,8 @@ def post(proxy, seq, timeout=(1, 2)):
 
 
 def test_pass_forwards_request_and_answer(proxy, hub):
-    assert post(proxy, 1).json() == {"inserted": 1, "duplicates": 0}
-    assert post(proxy, 1).json() == {"inserted": 0, "duplicates": 1}
+    assert post(proxy, 1).json()["inserted"] == 1
+    assert post(proxy, 1).json()["duplicates"] == 1
     assert proxy.counts["pass"] == 2
 
 

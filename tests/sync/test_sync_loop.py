@@ -181,12 +181,15 @@ def test_413_on_a_single_press_parks_it(hub, buffer, make_loop):
     assert loop.batch_size == 1
 
 
-def test_400_bisects_parks_the_bad_presses_and_sends_the_rest(hub, buffer, make_loop):
+def test_400_bisects_parks_the_bad_presses_and_sends_the_rest(hub, buffer, make_loop,
+                                                              fake_time):
     buffer.add(*range(1, 501))
     hub.bad_seqs = {7, 300}
     loop = make_loop()
     while loop.step() == 0:
         pass
+    fake_time.advance(30)
+    loop.step()  # nothing left to send: the next interval's heartbeat goes alone
     assert sorted(buffer.parked_rows) == [7, 300]
     assert buffer.parked_rows[7] == "HTTP 400 invalid_field: presses[0].mood: expected 1-4"
     assert sorted(hub.presses) == sorted(set(range(1, 501)) - {7, 300})
@@ -196,6 +199,7 @@ def test_400_bisects_parks_the_bad_presses_and_sends_the_rest(hub, buffer, make_
     assert buffer.status()["parked"] == 2
     beat = hub.heartbeats()[-1]
     assert beat["parked"] == 2 and beat["queued"] == 0
+    assert hub.paths()[-1] == "/api/v1/heartbeat" and len(hub.heartbeats()) == 1
 
 
 def test_400_on_the_envelope_parks_nothing_and_retries_slowly(hub, buffer, make_loop,
@@ -249,20 +253,105 @@ def test_401_403_stop_sending_report_and_retry_every_5_minutes(hub, buffer, make
 
 def test_heartbeat_carries_the_state_and_gives_the_clock_skew(hub, buffer, make_loop,
                                                              fake_time):
-    buffer.add(1, 2)
-    hub.auth_status = None
     hub.server_time = lambda: fake_time.wall_clock() - timedelta(days=3 * 365)
-    hub.script = [(503, {}, {"error": {"code": "x", "message": "y"}})]  # presses wait
+    hub.script = [(503, {}, {"error": {"code": "x", "message": "y"}})]  # the first try fails
     loop = make_loop()
     fake_time.advance(loop.step())
     loop.step()
-    beat = hub.heartbeats()[0]
+    assert hub.paths() == ["/api/v1/heartbeat"] * 2  # nothing queued: heartbeats only
+    beat = hub.heartbeats()[1]
     assert beat == {
         "device_id": "kiosk-1", "boot_id": BOOT, "uptime_ms": 5_000_000,
         "sent_at": beat["sent_at"], "queued": 0, "oldest_queued_at": None,
         "clock_synced": True, "version": beat["version"], "parked": 0,
     }
     assert buffer.meta["clock_skew_s"] == pytest.approx(3 * 365 * 86400, abs=1)
+
+
+def test_a_batch_carries_the_heartbeats_fields_and_gives_the_clock_skew(hub, buffer,
+                                                                        make_loop, fake_time):
+    buffer.add(1, 2)
+    buffer.parked_rows[9] = "an old refusal"
+    hub.server_time = lambda: fake_time.wall_clock() - timedelta(days=3 * 365)
+    loop = make_loop()
+    assert loop.step() == 30
+    assert hub.paths() == ["/api/v1/presses"]  # the batch was the heartbeat: one request
+    body = hub.requests[0][1]
+    assert body == {
+        "device_id": "kiosk-1", "boot_id": BOOT, "uptime_ms": 5_000_000,
+        "presses": [buffer.rows[1], buffer.rows[2]],
+        "sent_at": "2026-11-22T12:00:00.000Z", "queued": 0, "oldest_queued_at": None,
+        "clock_synced": True, "version": body["version"], "parked": 1,
+    }  # queued: what is left once this batch is stored
+    assert buffer.meta["clock_skew_s"] == pytest.approx(3 * 365 * 86400, abs=1)
+
+
+def test_a_batch_reports_what_it_leaves_queued(hub, buffer, make_loop):
+    buffer.add(*range(1, 8))
+    loop = make_loop(batch_size=5)
+    assert loop.step() == 0
+    assert loop.step() == 30
+    first, second = (body for _, body, _ in hub.requests)
+    assert first["queued"] == 2 and first["oldest_queued_at"] == buffer.rows[6]["pressed_at"]
+    assert "sent_at" not in second  # the heartbeat of this interval has been given
+    assert hub.heartbeats() == []
+
+
+def test_a_kiosk_with_presses_sends_one_request_per_interval(hub, buffer, make_loop,
+                                                             fake_time):
+    loop = make_loop(sync_interval_s=60)
+    for minute in range(5):
+        buffer.add(2 * minute + 1, 2 * minute + 2)  # presses made during the minute
+        assert loop.step() == 60
+        fake_time.advance(30)
+        assert loop.step() == 30  # woken early: nothing due, nothing sent
+        fake_time.advance(30)
+    assert hub.paths() == ["/api/v1/presses"] * 5
+    assert all(body["sent_at"] for body in hub.states()) and len(hub.states()) == 5
+    assert sorted(hub.presses) == list(range(1, 11))
+
+
+def test_an_idle_kiosk_still_heartbeats_every_interval(hub, buffer, make_loop, fake_time):
+    loop = make_loop(sync_interval_s=60)
+    buffer.add(1)
+    loop.step()
+    for _ in range(3):
+        fake_time.advance(60)
+        assert loop.step() == 60
+    buffer.add(2)
+    fake_time.advance(60)
+    loop.step()
+    fake_time.advance(60)
+    loop.step()
+    assert hub.paths() == ["/api/v1/presses"] + ["/api/v1/heartbeat"] * 3 + [
+        "/api/v1/presses", "/api/v1/heartbeat"]
+
+
+def test_an_older_hub_without_server_time_in_the_batch_answer_still_gets_the_heartbeat(
+        hub, buffer, make_loop, fake_time):
+    hub.legacy = True
+    buffer.add(1)
+    loop = make_loop()
+    assert loop.step() == 30
+    buffer.add(2)
+    fake_time.advance(30)
+    loop.step()
+    assert hub.paths() == ["/api/v1/presses", "/api/v1/heartbeat"] * 2
+    assert buffer.meta["clock_skew_s"] == 0
+
+
+def test_only_an_accepted_batch_is_the_heartbeat(hub, buffer, make_loop):
+    buffer.add(1, 2, 3)
+    hub.bad_seqs = {1, 2, 3}
+    loop = make_loop()
+    loop.step()
+    assert sorted(buffer.parked_rows) == [1, 2, 3]
+    sent = [(body["presses"], "sent_at" in body) for _, body, _ in hub.requests]
+    # The refused batches carry the fields until one request is accepted: the empty probe
+    # that tells the presses' fault from the envelope's. It was this interval's heartbeat.
+    assert [presses == [] for presses, _ in sent][:3] == [False, False, True]
+    assert [carries for _, carries in sent] == [True] * 3 + [False] * (len(sent) - 3)
+    assert hub.heartbeats() == []
 
 
 def test_heartbeat_reports_what_is_queued(hub, buffer, make_loop):

@@ -1,13 +1,18 @@
-"""The sync loop against the real hub app (in-process server) through the fault proxy."""
+"""The sync loop against the real hub app (in-process server), also through the fault proxy."""
 
 import random
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from werkzeug.serving import make_server
 
+from hub import alerts
 from hub.app import create_app
 from hub.store import Database, registry
+from hub.store.reads import silent_devices
+from hub.times import format_utc
+from kiosk import __version__
 from kiosk.hub_client import HubClient
 from kiosk.sync import SyncLoop
 from tests.faultproxy import FaultProxy
@@ -89,4 +94,38 @@ def test_revoked_token_on_the_real_hub_is_an_auth_error(real_hub):
     assert loop.step() == 300
     assert buffer.meta["hub_auth_error"].startswith("HTTP 401 unauthorized")
     assert token not in buffer.meta["hub_auth_error"]
+    loop.client.close()
+
+
+def test_one_request_per_interval_keeps_the_real_hub_informed(real_hub):
+    port, token, db = real_hub
+    buffer = MemoryBuffer()
+    fake_time = FakeTime()
+    ahead = timedelta(seconds=90)  # the kiosk's clock is 90 s ahead of the hub's
+    cfg = config(f"http://127.0.0.1:{port}", token=token, sync_interval_s=60)
+    client = HubClient(cfg.hub_url, token)
+    paths = []
+    post = client.post
+    client.post = lambda path, body: paths.append(path) or post(path, body)
+    loop = SyncLoop(cfg, buffer=buffer, client=client, identity=Identity(),
+                    wall_clock=lambda: datetime.now(UTC) + ahead,
+                    monotonic=fake_time.monotonic, rand=random.Random(1))
+    for minute in range(3):
+        buffer.add(2 * minute + 1, 2 * minute + 2)
+        assert loop.step() == 60
+        fake_time.advance(60)
+    assert paths == ["/api/v1/presses"] * 3  # no separate heartbeat
+    assert [r[0] for r in stored(db)] == list(range(1, 7))
+    state = db.row("SELECT * FROM device_state WHERE device_id = 'kiosk-1'")
+    assert state["last_heartbeat_at"] == state["last_batch_at"] == state["last_seen_at"]
+    assert (state["queued"], state["oldest_queued_at"]) == (0, None)
+    assert state["version"] == __version__ and state["clock_synced"] == 1
+    assert state["clock_skew_ms"] == pytest.approx(90_000, abs=2000)
+    assert buffer.meta["clock_skew_s"] == pytest.approx(90, abs=2)
+    # The silent-device rule hears the kiosk through its batches alone.
+    now = datetime.now(UTC)
+    assert silent_devices(db, format_utc(now - timedelta(minutes=15))) == 0
+    assert [e for e in alerts.evaluate(db, now) if e[0] == "alert.raised"] == []
+    loop.step()  # idle now: the next interval's heartbeat goes alone
+    assert paths[-1] == "/api/v1/heartbeat"
     loop.client.close()
