@@ -6,11 +6,15 @@ final invariant of tests/faults/helpers.py and records its figures for docs/reli
 
 import json
 import random
+import shutil
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -26,6 +30,8 @@ from tests.faults.helpers import (
 )
 from tests.support import wait_until
 from tests.sync.processes import HUB, KIOSK, HubProcess, KioskProcess, _env
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 STORM = 1200  # presses a minute, the most --simulate allows
@@ -118,6 +124,155 @@ def test_corrupt_buffer_file(hub, tmp_path):
     assert "Traceback" not in kiosk.log.read_text()
     record("kiosk", "corrupt buffer file at start", faults=rounds, **figures,
            note=f"{len(allowed)} seqs reserved and skipped by design")
+
+
+def test_disk_full_in_data_dir(hub, tmp_path):
+    """data_dir on a 4 MiB tmpfs that fills up during a press storm (a private mount namespace,
+    so root only): presses are held in memory and stored once there is room, the sync thread
+    rides it out, and the hub gets every press once."""
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1)")
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "mount", "-t",
+                            "tmpfs", "-o", "size=64k", "tmpfs", str(tmp_path)],
+                           capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("cannot mount a tmpfs in a mount namespace here (needs root)")
+    hub.start()
+    kiosk = _kiosk(tmp_path, hub, "kiosk-1")
+    full_s = scale(1, 5)
+    started = time.monotonic()
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", sys.executable, "-m",
+         "tests.faults.full_disk_kiosk", str(kiosk.config), str(kiosk.data_dir),
+         str(kiosk.log), str(full_s)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, env=kiosk.env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["storm_exit"] == 0 and result["drain_exit"] == 0
+    assert result["tracebacks"] == 0
+    daemon_lines = [line for line in result["full_lines"] if "cannot store press" in line]
+    assert len(daemon_lines) == 1, result["full_lines"]  # one line, not one per retry
+    assert "press(es) kept in memory, retrying" in daemon_lines[0]
+    # The buffer went with the namespace: it was drained there, its recorded_total is final.
+    figures = check_invariant(hub, [kiosk], tmp_path,
+                              recorded={"kiosk-1": result["recorded_total"]})
+    record("kiosk", "disk full in data_dir during a press storm (tmpfs)", faults=1,
+           seconds=round(time.monotonic() - started, 1), **figures,
+           note=f"disk full for {full_s} s of the storm: {result['held']} presses held in "
+                f"memory and stored once freed, {result['recorded_while_full']} stored while "
+                "full (SQLite found room)")
+
+
+def test_data_dir_that_cannot_be_created(hub, tmp_path):
+    """The daemon starts while its data_dir cannot be opened (a file where its parent should
+    be, as when a disk is not there: root ignores permissions); the storm's presses wait in
+    memory, nothing is stored or thanked, and once the directory is back they are stored and
+    synced, each once, seq going on from the buffer's."""
+    hub.start()
+    kiosk = _kiosk(tmp_path, hub, "kiosk-1")
+    disk, away = kiosk.dir / "disk", kiosk.dir / "disk.away"
+    config = kiosk.config.read_text()
+    kiosk.config.write_text(config.replace(f'data_dir = "{kiosk.data_dir}"',
+                                           f'data_dir = "{disk / "data"}"'))
+    kiosk.data_dir = disk / "data"
+    away.mkdir()
+    rounds = scale(2, 5)
+    held = []
+    for _ in range(rounds):
+        disk.write_text("")  # in the way: data_dir cannot be created
+        seen = kiosk.log.stat().st_size if kiosk.log.exists() else 0
+        kiosk.start(rate=STORM)
+        wait_until(lambda seen=seen: "cannot open the press buffer"
+                   in kiosk.log.read_text()[seen:], timeout=30, message="the buffer failure")
+        before = _recorded_when_closed(kiosk, away)
+        time.sleep(scale(1, 3))  # the storm goes on for this long with nowhere to store it
+        assert " ready: " not in kiosk.log.read_text()[seen:]
+        disk.unlink()
+        away.rename(disk)  # the directory is back
+        wait_until(lambda seen=seen: " ready: " in kiosk.log.read_text()[seen:], timeout=30,
+                   message="the buffer to open once data_dir is back")
+        log = kiosk.log.read_text()[seen:]
+        assert "stored press" not in log.split(" ready: ")[0]  # nothing stored before
+        held.append(_recorded(kiosk) - before)
+        wait_until(lambda before=before: len(hub_seqs(hub, "kiosk-1")) > before + 10,
+                   timeout=60, message="presses synced after the fix")
+        kiosk.stop()
+        disk.rename(away)
+    away.rename(disk)
+    figures = check_invariant(hub, [kiosk], tmp_path)
+    assert min(held) >= 5, f"presses made while data_dir was missing were kept: {held}"
+    record("kiosk", "data_dir missing at start, back while running", faults=rounds,
+           **figures, note=f"{sum(held)} presses held in memory, then stored")
+
+
+def _recorded_when_closed(kiosk, away):
+    """recorded_total of the buffer that is out of the way (the daemon cannot see it)."""
+    from kiosk.store import PressBuffer
+
+    if not (away / "data").exists():
+        return 0
+    buffer = PressBuffer(away / "data", readonly=True)
+    try:
+        return buffer.recorded_total()
+    finally:
+        buffer.close()
+
+
+def _fill_backlog(kiosk, total):
+    """*total* presses in the kiosk's buffer, as the daemon stores them, pressed over the
+    last three days while the hub was away (one transaction per 100,000: setup, not fault)."""
+    from kiosk.store import INSERT, PressBuffer
+    from kiosk.sync import format_utc
+
+    boot = str(uuid.uuid4())
+    now = datetime.now(UTC) - timedelta(minutes=10)
+    span = timedelta(days=3)
+    rand = random.Random(5)
+    buffer = PressBuffer(kiosk.data_dir, device_id=_device_id(kiosk), max_presses=total)
+    try:
+        for first in range(1, total + 1, 100_000):
+            rows = [(seq, str(uuid.uuid4()), rand.randint(1, 4),
+                     format_utc(now - span + span * (seq / total)), boot, seq * 250, 1, 0)
+                    for seq in range(first, min(total, first + 99_999) + 1)]
+            with buffer.transaction():
+                buffer.conn.executemany(INSERT, rows)
+    finally:
+        buffer.close()
+
+
+def _device_id(kiosk):
+    return kiosk.dir.name
+
+
+def _hub_count(hub):
+    return rows(hub.db, "SELECT count(*) FROM presses")[0][0]
+
+
+def test_a_long_backlog_waits_out_a_hub_that_is_down(hub, tmp_path):
+    """The hub is down while a backlog piles up (1,000,000 presses; 20,000 in make test) and a
+    storm goes on: the kiosk keeps every press and backs off; once the hub is back it sends
+    everything, each press once, while still recording the storm."""
+    backlog = scale(20_000, 1_000_000)
+    kiosk = _kiosk(tmp_path, hub, "kiosk-1")  # the hub is not started: nothing listens
+    _fill_backlog(kiosk, backlog)
+    kiosk.start(rate=STORM)
+    wait_until(lambda: "retrying with backoff" in kiosk.log.read_text(), timeout=60,
+               message="the kiosk to find the hub away")
+    time.sleep(scale(2, 20))  # the hub stays away for this long, the storm goes on
+    down = kiosk.status()
+    assert down["queued"] == down["recorded_total"] > backlog
+    assert "refused" in down["last_sync_error"] or "connect" in down["last_sync_error"]
+    hub.start()
+    returned = time.monotonic()
+    wait_until(lambda: _hub_count(hub) >= down["recorded_total"], timeout=scale(300, 1800),
+               interval=1, message="the backlog to reach the hub")
+    drained = time.monotonic() - returned
+    kiosk.stop()
+    figures = check_invariant(hub, [kiosk], tmp_path)
+    assert figures["presses"] > down["recorded_total"]  # the storm went on while draining
+    record("kiosk", f"hub down for a backlog of {backlog:,} presses, then back", faults=1,
+           seconds=round(drained, 1), **figures,
+           note=f"backlog drained {drained:.0f} s after the hub returned, storm ongoing")
 
 
 def test_hub_sigkill_and_restart_under_load(hub, tmp_path):
