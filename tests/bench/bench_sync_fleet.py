@@ -10,7 +10,7 @@ whole fleet in this process, open loop: a request's latency counts from the mome
 due, so a hub that falls behind is charged for the queue it builds (no coordinated omission).
 
 Levels rise until p99 latency reaches 1 s or requests fail. Environment:
-    SYNC_FLEET_LEVELS   comma-separated fleet sizes (default 5000,10000,12500,...,25000,30000)
+    SYNC_FLEET_LEVELS   comma-separated fleet sizes (default 10000,20000,...,60000)
     SYNC_FLEET_SECONDS  seconds measured per level (default 30)
     SYNC_FLEET_HEARTBEAT  1: a separate POST /api/v1/heartbeat after each batch, as kiosks
                         did before the batch carried the heartbeat (two requests per kiosk
@@ -51,7 +51,7 @@ HEARTBEAT = os.environ.get("SYNC_FLEET_HEARTBEAT", "0") == "1"
 
 def run():
     levels = [int(n) for n in os.environ.get(
-        "SYNC_FLEET_LEVELS", "5000,10000,12500,15000,17500,20000,25000,30000").split(",")]
+        "SYNC_FLEET_LEVELS", "10000,20000,30000,40000,50000,60000").split(",")]
     seconds = float(os.environ.get("SYNC_FLEET_SECONDS", "30"))
     workers = int(os.environ.get("SYNC_FLEET_WORKERS", "2"))
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
