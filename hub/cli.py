@@ -345,11 +345,22 @@ def serve(hub, host, port, workers):
     HubServer(Path(hub.path).resolve(), host, port, workers).run()
 
 
+def _local_date(ctx, param, value):
+    """A --from/--to date as the API takes it (years 1900-9998)."""
+    from hub.times import FIRST_YEAR, LAST_YEAR, parse_date
+
+    parsed = parse_date(value)
+    if parsed is None:
+        raise click.BadParameter(f"expected a date YYYY-MM-DD (years {FIRST_YEAR}-{LAST_YEAR}),"
+                                 f" got {value!r}")
+    return parsed
+
+
 @cli.command()
 @click.option("--location", "slug", required=True, help="The location's slug.")
-@click.option("--from", "first", required=True, type=click.DateTime(["%Y-%m-%d"]),
+@click.option("--from", "first", required=True, callback=_local_date,
               help="First local date, YYYY-MM-DD.")
-@click.option("--to", "last", required=True, type=click.DateTime(["%Y-%m-%d"]),
+@click.option("--to", "last", required=True, callback=_local_date,
               help="Last local date, YYYY-MM-DD (inclusive).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
               show_default=True)
@@ -363,7 +374,7 @@ def export(hub, slug, first, last, fmt, include_misuse):
         hub export --location ams-security --from 2026-10-01 --to 2026-10-31 > october.csv
     """
     db = hub.open()
-    query = reports.press_query(db, slug, first.date(), last.date(),
+    query = reports.press_query(db, slug, first, last,
                                 include_misuse=include_misuse)
     rows = reports.all_presses(db, query)
     out = sys.stdout

@@ -49,7 +49,7 @@ def _query(name, schema, description, required=False):
 
 
 _DATE = {"type": "string", "format": "date", "example": "2026-11-22",
-         "description": "a local date of the location; to on or after from"}
+         "description": "a local date of the location, years 1900-9998; to on or after from"}
 _TIMESTAMP = {"type": "string", "format": "date-time", "example": "2026-11-22T10:15:03.120Z",
               "description": "RFC 3339 with a zone, years 1900-9998"}
 _FLAG = {"type": "string", "enum": ["0", "1", "true", "false"], "default": "0"}

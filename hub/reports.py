@@ -141,6 +141,7 @@ def decode_cursor(cursor):
     if (
         type(position) is list and len(position) == 3
         and type(position[0]) is str and type(position[1]) is str and type(position[2]) is int
+        and -2**63 <= position[2] < 2**63  # SQLite's integers
     ):
         return tuple(position)
     raise invalid_field("after", "a cursor from a previous page's next", cursor)

@@ -40,13 +40,15 @@ def parse_timestamp(text):
 
 
 def parse_date(text):
-    """A calendar date `YYYY-MM-DD`, or None."""
+    """A calendar date `YYYY-MM-DD` in the years FIRST_YEAR-LAST_YEAR, or None (a local day
+    of year 1 or 9999 has no UTC instant in every zone)."""
     if not isinstance(text, str) or not _DATE.fullmatch(text):
         return None
     try:
-        return date.fromisoformat(text)
+        parsed = date.fromisoformat(text)
     except ValueError:
         return None
+    return parsed if FIRST_YEAR <= parsed.year <= LAST_YEAR else None
 
 
 def format_utc(instant):

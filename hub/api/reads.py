@@ -81,7 +81,8 @@ def _date_param(name):
     value = request.args.get(name)
     parsed = parse_date(value)
     if parsed is None:
-        raise invalid_field(name, "a date YYYY-MM-DD", value, missing=value is None)
+        raise invalid_field(name, "a date YYYY-MM-DD (years 1900-9998)", value,
+                            missing=value is None)
     return parsed
 
 

@@ -96,6 +96,37 @@ def test_st_johns_buckets_on_its_own_half_hours_in_winter_and_summer(client, sit
     assert [h["hour_start"] for h in summer] == ["2026-07-01T11:00:00-02:30"]
 
 
+def test_st_johns_dst_days_skip_and_repeat_their_own_half_hour_offset_hours(client, site,
+                                                                            reader):
+    site.location("stj", "America/St_Johns")
+    kiosk = site.device("kiosk-1", "stj")
+    # A press at :45 past every UTC hour around both days (02:00 local is when it changes).
+    send(client, kiosk, presses_at(utc_times("2026-03-07T23:45:00+00:00", 30)
+                                   + utc_times("2026-10-31T23:45:00+00:00", 30)))
+    spring = [h["hour_start"] for h in hourly(client, reader, "stj", "2026-03-08")]
+    assert len(spring) == 23
+    assert spring[:4] == ["2026-03-08T00:00:00-03:30", "2026-03-08T01:00:00-03:30",
+                          "2026-03-08T03:00:00-02:30", "2026-03-08T04:00:00-02:30"]
+    assert not any(h.startswith("2026-03-08T02:") for h in spring)
+    fall = hourly(client, reader, "stj", "2026-11-01")
+    starts = [h["hour_start"] for h in fall]
+    assert len(starts) == 25
+    assert starts[:4] == ["2026-11-01T00:00:00-02:30", "2026-11-01T01:00:00-02:30",
+                          "2026-11-01T01:00:00-03:30", "2026-11-01T02:00:00-03:30"]
+    assert all(h["total"] == 1 for h in fall)
+
+
+def test_kolkata_has_24_hours_on_the_days_europe_changes_its_clocks(client, site, reader):
+    site.location("kol", "Asia/Kolkata")
+    kiosk = site.device("kiosk-1", "kol")
+    send(client, kiosk, presses_at(utc_times("2026-03-28T18:40:00+00:00", 24)
+                                   + utc_times("2026-10-24T18:40:00+00:00", 24)))
+    for day in ("2026-03-29", "2026-10-25"):
+        hours = hourly(client, reader, "kol", day)
+        assert [h["hour_start"] for h in hours] == [
+            f"{day}T{hour:02d}:00:00+05:30" for hour in range(24)]
+
+
 def test_moving_a_device_does_not_rewrite_history(client, site, reader, db):
     site.location("ams", "Europe/Amsterdam")
     site.location("kol", "Asia/Kolkata")
@@ -178,6 +209,10 @@ def test_hourly_as_csv_has_the_same_rows(client, site, reader):
         ({"from": "2026-11-22"}, "to"),
         ({"from": "2026-11-22", "to": "2026-11-22", "include_misuse": "yes"}, "include_misuse"),
         ({"from": "2026-11-22", "to": "2026-11-22", "format": "xml"}, "format"),
+        # Dates whose local day has no UTC instant in some zone: a 400, not a 500.
+        ({"from": "9999-12-31", "to": "9999-12-31"}, "from"),
+        ({"from": "0001-01-01", "to": "0001-01-01"}, "from"),
+        ({"from": "2026-11-22", "to": "9999-12-31"}, "to"),
     ],
 )
 def test_bad_dates_and_parameters_are_400(client, site, reader, query, field):

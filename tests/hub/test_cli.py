@@ -141,6 +141,8 @@ def test_export_writes_presses_as_csv_or_json(hub_cli, ams, client):
 def test_export_errors(hub_cli, ams):
     one_line_error(hub_cli("export", "--location", "ams", "--from", "2026-13-01", "--to",
                            "2026-12-01"), 2)
+    assert "years 1900-9998" in one_line_error(
+        hub_cli("export", "--location", "ams", "--from", "9999-12-31", "--to", "9999-12-31"), 2)
     result = hub_cli("export", "--location", "nowhere", "--from", "2026-11-01", "--to",
                      "2026-11-02")
     assert "no location" in one_line_error(result, 1)
@@ -199,11 +201,21 @@ def test_demo_seed_only_makes_a_database_the_hub_can_serve(runner, tmp_path):
     assert again.exit_code == 0, again.stderr  # a demo directory is made anew
 
 
-@pytest.mark.parametrize("command", [
-    [], ["init-db"], ["location", "add"], ["location", "list"], ["device", "add"],
-    ["device", "move"], ["device", "revoke"], ["device", "list"], ["user", "add"],
-    ["api-token", "add"], ["serve"], ["export"], ["rebuild-rollups"], ["backup"], ["demo"],
-])
+def _commands(group, path=()):
+    """Every group and command under *group*, as argument lists."""
+    yield list(path)
+    for name, command in getattr(group, "commands", {}).items():
+        yield from _commands(command, (*path, name))
+
+
+def test_the_command_tree_is_what_the_docs_list():
+    names = {" ".join(path) for path in _commands(cli)}
+    assert {"init-db", "location add", "device add", "device move", "device revoke",
+            "device list", "user add", "api-token add", "serve", "export", "rebuild-rollups",
+            "backup", "demo", "alerts run"} <= names
+
+
+@pytest.mark.parametrize("command", list(_commands(cli)), ids=" ".join)
 def test_every_command_has_help_with_an_example(runner, command):
     result = runner.invoke(cli, [*command, "--help"])
     assert result.exit_code == 0

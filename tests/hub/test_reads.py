@@ -1,5 +1,8 @@
 """Read endpoints: who may read, raw presses by page and as CSV."""
 
+import base64
+import json
+
 import pytest
 
 from hub.csvout import csv_lines, guard
@@ -19,6 +22,10 @@ def fill(client, site):
                      misuse=n % 5 == 0) for n in range(1, 26)]
     send(client, site.device("kiosk-3", "ams"), presses, device_id="kiosk-3")
     return presses
+
+
+def _cursor(position):
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
 
 
 def get_presses(client, headers, **params):
@@ -81,6 +88,10 @@ def test_presses_filters(client, site, reader):
         ({"limit": "9" * 5000}, "limit"), ({"after": "garbage!"}, "after"),
         ({"after": "W10"}, "after"), ({"location": ""}, "location"),
         ({"from": "2026-11-23"}, "to"), ({"to": "yesterday"}, "to"),
+        ({"from": "0001-01-01"}, "from"), ({"to": "9999-12-31"}, "to"),
+        # A cursor SQLite could not bind: a 400, not a 500.
+        ({"after": _cursor(["2026-11-22T10:00:00.000Z", "kiosk-1", 2**63])}, "after"),
+        ({"after": _cursor(["2026-11-22T10:00:00.000Z", "kiosk-1", -2**63 - 1])}, "after"),
     ],
 )
 def test_bad_press_queries_are_400(client, reader, params, field):
