@@ -337,24 +337,33 @@ class PressBuffer:
         return max(stored, self.get_meta("seq_floor", 0) or 0)
 
     def status(self):
-        """What `kiosk status` shows: queue, last sync, clock."""
-        queued = self._scalar(QUEUED_COUNT)
-        parked = self._scalar("SELECT count(*) FROM presses WHERE parked_reason IS NOT NULL")
-        oldest = self._scalar(OLDEST_QUEUED)
-        return {
-            "device_id": self.device_id,
-            "recorded_total": self.recorded_total(),
-            "queued": queued,
-            "oldest_queued_at": oldest,
-            "last_sync_at": self.get_meta("last_sync_at"),
-            "last_sync_error": self.get_meta("last_sync_error"),
-            "clock_synced": clock.clock_synced(),
-            "boot_id": clock.boot_id(),
-            "parked": parked,
-            "buffer_full": queued + parked >= self.max_presses,
-            "clock_skew_s": self.get_meta("clock_skew_s"),
-            "hub_auth_error": self.get_meta("hub_auth_error"),
-        }
+        """What `kiosk status` shows: queue, last sync, clock. One read transaction, so the
+        counts agree with each other while the daemon goes on writing (a WAL snapshot)."""
+        snapshot = not self.conn.in_transaction
+        if snapshot:
+            self.conn.execute("BEGIN")
+        try:
+            queued = self._scalar(QUEUED_COUNT)
+            parked = self._scalar("SELECT count(*) FROM presses WHERE parked_reason IS NOT NULL")
+            status = {
+                "device_id": self.device_id,
+                "recorded_total": self.recorded_total(),
+                "queued": queued,
+                "oldest_queued_at": self._scalar(OLDEST_QUEUED),
+                "last_sync_at": self.get_meta("last_sync_at"),
+                "last_sync_error": self.get_meta("last_sync_error"),
+                "clock_synced": None,
+                "boot_id": None,
+                "parked": parked,
+                "buffer_full": queued + parked >= self.max_presses,
+                "clock_skew_s": self.get_meta("clock_skew_s"),
+                "hub_auth_error": self.get_meta("hub_auth_error"),
+            }
+        finally:
+            if snapshot:
+                self.conn.execute("COMMIT")
+        status.update(clock_synced=clock.clock_synced(), boot_id=clock.boot_id())
+        return status
 
     def _scalar(self, sql, params=()):
         row = self.conn.execute(sql, params).fetchone()
