@@ -2,6 +2,7 @@
 page over a year with 5 million presses in the database; the JSON API for the same data
 side by side (GET /api/v1/locations, GET /api/v1/locations/ams/hourly for the year)."""
 
+import re
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -31,11 +32,16 @@ def run():
 
 
 def _app(path, now):
-    db = Database(path)
-    token = registry.add_api_token(db, "bench", NOW)
-    db.close()
+    """The app and a test client logged in as the operator "bench", as a browser is (pages
+    take a session only; the JSON API takes the same session)."""
     app = create_app({"DATABASE": str(path), "CLOCK": lambda: now})
-    return app, {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+    form = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    answer = client.post("/login", data={"username": "bench", "password": "bench password",
+                                         "csrf_token": csrf})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:500]
+    return app, client
 
 
 def overview(path, locations):
@@ -61,8 +67,8 @@ def overview(path, locations):
         db.executemany("INSERT OR IGNORE INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        rows)
     db.close()
-    app, headers = _app(path, OVERVIEW_NOW)
-    client = app.test_client()
+    app, client = _app(path, OVERVIEW_NOW)
+    headers = {}
     page = client.get("/", headers=headers)
     assert page.status_code == 200 and page.data.count(b"<svg class=\"sparkline\"") == locations
     html = _median_ms(lambda: client.get("/", headers=headers), 15)
@@ -93,8 +99,8 @@ def location_year(path, presses):
         recount_device_presses(db)
     db.close()
     print(f"  seeded in {time.perf_counter() - began:.0f} s", flush=True)
-    app, headers = _app(path, YEAR_END)
-    client = app.test_client()
+    app, client = _app(path, YEAR_END)
+    headers = {}
     page_url = "/locations/ams?period=custom&from=2025-01-01&to=2025-12-31&day=2025-06-02"
     week_url = "/locations/ams?period=7d"
     api_url = "/api/v1/locations/ams/hourly?from=2025-01-01&to=2025-12-31"
