@@ -102,9 +102,12 @@ write_cloud_init() {  # DIR
         fi
         echo "runcmd:"
         [[ -n "$TECH_SSH_KEY" ]] && echo "  - [systemctl, enable, --now, ssh]"
-        # The kiosk directory (token and config copies, wheelhouse) goes once the install
-        # worked; on failure it stays for a second try, and the log says why.
-        echo "  - [sh, -c, \"bash /boot/firmware/kiosk/install-kiosk.sh --source /boot/firmware/kiosk > /var/log/kiosk-firstboot.log 2>&1 && rm -rf /boot/firmware/kiosk || { cp /var/log/kiosk-firstboot.log /boot/firmware/kiosk/firstboot.log; rm -f /boot/firmware/kiosk/token; }\"]"
+        # Once the install worked, the traces go: the kiosk directory (token and config
+        # copies, wheelhouse) and the seed files (network-config holds the Wi-Fi passphrase),
+        # and cloud-init is switched off, so that a later boot without its seed does not take
+        # the Pi for a new instance and set it up again; what it set up (hostname, user,
+        # /etc/netplan) stays. On failure all stays for a second try; the log says why.
+        echo "  - [sh, -c, \"bash /boot/firmware/kiosk/install-kiosk.sh --source /boot/firmware/kiosk > /var/log/kiosk-firstboot.log 2>&1 && rm -rf /boot/firmware/kiosk && rm -f /boot/firmware/user-data /boot/firmware/meta-data /boot/firmware/network-config && touch /etc/cloud/cloud-init.disabled || { cp /var/log/kiosk-firstboot.log /boot/firmware/kiosk/firstboot.log; rm -f /boot/firmware/kiosk/token; }\"]"
     } >"$dir/user-data"
     {
         echo "instance-id: $(yaml_str "kiosk-$KIOSK_HOSTNAME-$(date -u +%Y%m%d%H%M%S)")"

@@ -22,7 +22,7 @@ require_commands() {
         command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
     done
     if ((${#missing[@]})); then
-        die "missing commands: ${missing[*]} (Debian/Ubuntu: apt install mtools dosfstools fdisk e2fsprogs xz-utils python3-pip openssh-client)"
+        die "missing commands: ${missing[*]} (Debian/Ubuntu: apt install pv mtools dosfstools fdisk e2fsprogs xz-utils python3-pip openssh-client)"
     fi
 }
 

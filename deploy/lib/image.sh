@@ -34,14 +34,22 @@ write_image() {
     sha256sum <"$work/tap" >"$work/sum" &
     hash_pid=$!
     local status=0
-    if command -v pv >/dev/null 2>&1 && [[ -t 2 ]]; then
+    if [[ -t 2 ]]; then
         # pv knows the total, so it shows a bar with bytes, rate and ETA.
         decompress "$image" | tee "$work/tap" | pv -p -t -e -r -b -s "$bytes" |
             dd of="$target" "${dd_opts[@]}" status=none || status=$?
     else
+        # Not a terminal (a log, a batch run under tee): a line every few seconds instead,
+        # all of them out before the next step says anything.
+        local progress_pid
+        mkfifo "$work/progress"
+        tr '\r' '\n' <"$work/progress" | sed -u '/^[[:space:]]*$/d; s/^/  /' >&2 &
+        progress_pid=$!
         decompress "$image" | tee "$work/tap" |
-            dd of="$target" "${dd_opts[@]}" status="$([[ -t 2 ]] && echo progress || echo none)" ||
-            status=$?
+            pv -f -i "${DEPLOY_PROGRESS_INTERVAL:-5}" -s "$bytes" \
+                -F "written %b of $(human_bytes "$bytes") %r %e" 2>"$work/progress" |
+            dd of="$target" "${dd_opts[@]}" status=none || status=$?
+        wait "$progress_pid" || true
     fi
     wait "$hash_pid" || true
     if ((status != 0)); then

@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -138,6 +139,56 @@ def test_cloud_init_files_are_valid_yaml(trixie, tmp_path, inputs):
     assert meta["local-hostname"] == "ams-security-03"
 
 
+@pytest.mark.parametrize("install_works", [True, False])
+def test_trixie_first_boot_removes_its_traces_once_the_install_worked(
+        trixie, tmp_path, inputs, install_works):
+    """The runcmd of user-data, run as cloud-init would (sh -c), with the Pi's three
+    directories it touches (/boot/firmware, /etc/cloud, /var/log) moved into tmp_path: the
+    boot partition copied out of the card with mtools; install-kiosk.sh a stub that works
+    or fails."""
+    psk = tmp_path / "psk"
+    psk.write_text("secret passphrase\n")
+    card = tmp_path / "card.img"
+    result = flash(trixie, card, inputs, "--wifi-ssid", "Staff", "--wifi-psk-file", str(psk),
+                   "--wifi-country", "NL")
+    assert result.returncode == 0, result.stderr
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    subprocess.run(["mcopy", "-s", "-i", images.fat(card), "::*", str(boot)], check=True,
+                   env=os.environ | {"MTOOLS_SKIP_CHECK": "1"}, capture_output=True)
+    assert (boot / "network-config").exists() and (boot / "kiosk" / "token").exists()
+    (boot / "kiosk" / "install-kiosk.sh").write_text(
+        "echo installing from \"$2\"\n" + ("exit 0\n" if install_works else
+                                              "echo no wheel for this Python >&2; exit 1\n"))
+    user_data = yaml_load((boot / "user-data").read_text())
+    commands = [cmd for cmd in user_data["runcmd"] if "install-kiosk.sh" in " ".join(cmd)]
+    assert len(commands) == 1 and commands[0][:2] == ["sh", "-c"]
+    etc_cloud, var_log = tmp_path / "etc-cloud", tmp_path / "var-log"
+    etc_cloud.mkdir()
+    var_log.mkdir()
+    command = commands[0][2]
+    for pi_path, here in (("/boot/firmware", boot), ("/etc/cloud", etc_cloud),
+                          ("/var/log", var_log)):
+        assert pi_path in command
+        command = command.replace(pi_path, str(here))
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    log = (var_log / "kiosk-firstboot.log").read_text()
+    assert f"installing from {boot}/kiosk" in log
+    seeds = {name for name in ("user-data", "meta-data", "network-config")
+             if (boot / name).exists()}
+    if install_works:
+        assert not (boot / "kiosk").exists()  # token, config, wheelhouse: gone
+        assert seeds == set()  # the Wi-Fi passphrase is off the card
+        assert (etc_cloud / "cloud-init.disabled").exists()
+        assert (boot / "cmdline.txt").read_text() == images.CMDLINE  # boot files untouched
+    else:
+        assert seeds == {"user-data", "meta-data", "network-config"}  # for a second try
+        assert not (boot / "kiosk" / "token").exists()  # but no token lying around
+        assert "no wheel for this Python" in (boot / "kiosk" / "firstboot.log").read_text()
+        assert not (etc_cloud / "cloud-init.disabled").exists()
+
+
 def test_wifi_goes_into_network_config(trixie, tmp_path, inputs):
     psk = tmp_path / "psk"
     psk.write_text('pass "phrase" 1\n')
@@ -170,6 +221,58 @@ def test_flashing_twice_hooks_cmdline_once(bookworm, tmp_path, inputs):
     assert result.returncode == 0, result.stderr
     assert images.fat_read(card, "cmdline.txt") == first
     assert first.decode().count("systemd.run=") == 1
+
+
+def test_progress_shows_bytes_rate_and_eta_line_by_line_in_a_log(bookworm, tmp_path, inputs):
+    card = tmp_path / "card.img"
+    env = os.environ | {"DEPLOY_PROGRESS_INTERVAL": "0.05"}
+    result = flash(bookworm, card, inputs, env=env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    progress = [line for line in lines if line.startswith("  written ")]
+    assert progress, result.stderr
+    assert "\r" not in result.stderr  # lines, not a terminal's redrawn bar
+    size = _human(bookworm.stat().st_size)
+    line = re.compile(rf"  written ([\d.]+\s?[KMG]i?B) of {re.escape(size)} "
+                      r"\[\s*[\d.]+\s?[KMG]?i?B/s\]( ETA \d+:\d\d(:\d\d)?)?")
+    matches = [line.fullmatch(text.rstrip()) for text in progress]
+    assert all(matches), progress
+    assert matches[-1].group(1).replace(" ", "") == size.replace(" ", "")  # all of it
+    if len(progress) > 1:  # pv blanks the ETA once done; before, it says how long
+        assert all(m.group(2) for m in matches[:-1]), progress
+    # Every progress line comes before the verification says anything.
+    assert lines.index(progress[-1]) < next(n for n, line in enumerate(lines)
+                                            if line.startswith("verified"))
+
+
+def _human(size):
+    """As deploy/lib/common.sh's human_bytes prints it."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    n = 0
+    while size >= 1024 and n < 4:
+        size, n = size / 1024, n + 1
+    return f"{int(size)} B" if n == 0 else f"{size:.1f} {units[n]}"
+
+
+def test_a_card_that_reads_back_wrong_fails_and_says_so(bookworm, tmp_path, inputs):
+    """A card that silently stores a wrong byte (the classic fake card): dd reads back one
+    byte changed (a stub in front of the real dd), so the hashes differ."""
+    card = tmp_path / "card.img"
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    real_dd = shutil.which("dd")
+    (stub / "dd").write_text(
+        "#!/usr/bin/env bash\n"
+        f'case " $* " in *" if={card} "*) {real_dd} "$@" | '
+        "{ head -c 1000 ; printf X; tail -c +1002; } ;;\n"
+        f'  *) exec {real_dd} "$@" ;; esac\n')
+    (stub / "dd").chmod(0o755)
+    env = os.environ | {"PATH": f"{stub}:{os.environ['PATH']}"}
+    result = flash(bookworm, card, inputs, env=env)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith("flash: error: verification FAILED:")
+    assert "verified" not in result.stderr
+    assert not images.fat_exists(card, "kiosk/token")  # nothing written onto a bad card
 
 
 def test_help_shows_examples():
