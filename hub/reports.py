@@ -244,11 +244,14 @@ def alert_entry(row):
         state = "cleared"
     else:
         state = "open"
+    detail = json.loads(row["detail"])
     return {
         "id": row["id"], "rule": row["rule"], "rule_name": RULE_NAMES[row["rule"]],
         "location": row["location"], "location_name": row["location_name"],
         "timezone": row["timezone"], "device_id": row["device_id"] or None,
-        "state": state, "detail": json.loads(row["detail"]),
+        "state": state, "detail": detail,
+        # A silent device's last sign of life, in the location's time like the rest.
+        "last_seen_at": local_time(detail.get("last_seen_at"), tz),
         "opened_at": local_time(row["opened_at"], tz),
         "cleared_at": local_time(row["cleared_at"], tz),
         "acknowledged_at": local_time(row["acknowledged_at"], tz),

@@ -46,6 +46,7 @@ def due(db, now, limit=100):
     return db.rows(
         "SELECT d.id, d.event, d.body, d.attempts, w.url, w.secret FROM webhook_deliveries d"
         " JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = 'pending'"
+        " AND w.deleted_at IS NULL"  # a deleted webhook gets no more tries
         " AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id LIMIT ?",
         (now, limit),
     )

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from hub import alerts, webhooks
+from hub import alerts, reports, webhooks
 from hub.store import alerts as alert_store
 from hub.store import registry
 from hub.store import webhooks as webhook_store
@@ -82,6 +82,9 @@ def test_silent_device_raised_and_cleared_with_the_clock(db, client, ams, clock)
     assert events == [("alert.raised", 1)]
     [alert] = open_alerts(db, "silent_device")
     assert alert["device_id"] == "kiosk-1"
+    # Shown in the location's own time, like every time on the pages (NOW is 11:00 there).
+    entry = reports.alert_entry(alert)
+    assert entry["last_seen_at"] == "2026-11-23T11:00:00+01:00"
     assert alerts.evaluate(db, NOW + timedelta(minutes=17)) == []  # one at a time
     clock.now = NOW + timedelta(minutes=20)  # the hub hears from it again
     assert client.post("/api/v1/heartbeat", json=beat, headers=ams).status_code == 200
@@ -168,6 +171,18 @@ def test_webhook_gives_up_after_max_attempts(db, client, ams):
     assert delivery["status"] == "failed"
     assert delivery["attempts"] == webhooks.MAX_ATTEMPTS
     assert webhooks.deliver_due(db, when + timedelta(days=1)) == (0, 0)
+
+
+def test_a_deleted_webhook_gets_no_more_tries(db, client, ams, receiver):
+    url = f"http://127.0.0.1:{receiver.server_port}/hook"
+    webhook_id = webhook_store.add(db, url, None, webhooks.new_secret(), format_utc(NOW))
+    receiver.statuses = [500]
+    negative_presses(client, ams, 1, minutes_ago=5)
+    alerts.evaluate(db, NOW)
+    assert webhooks.deliver_due(db, NOW) == (0, 1)
+    webhook_store.delete(db, webhook_id, format_utc(NOW))
+    assert webhooks.deliver_due(db, NOW + timedelta(days=1)) == (0, 0)
+    assert len(receiver.received) == 1
 
 
 def test_location_webhooks_hear_only_their_location(db, site, client, ams):
