@@ -345,6 +345,17 @@ def serve(hub, host, port, workers):
     HubServer(Path(hub.path).resolve(), host, port, workers).run()
 
 
+# The location page's tables as `hub export --table` gives them: (columns, rows, page key).
+PAGE_TABLES = {
+    "hours": None,  # reports.hourly over the dates
+    "daily": ("DAILY_COLUMNS", "daily_csv_rows", "daily"),
+    "heatmap": ("HEATMAP_COLUMNS", "heatmap_csv_rows", "heatmap"),
+    "moods": ("MOODS_COLUMNS", "moods_csv_rows", "distribution"),
+    "devices": ("DEVICE_COLUMNS", "device_csv_rows", "devices"),
+    "alerts": ("ALERT_COLUMNS", "alert_csv_rows", "alerts"),
+}
+
+
 def _local_date(ctx, param, value):
     """A --from/--to date as the API takes it (years 1900-9998)."""
     from hub.times import FIRST_YEAR, LAST_YEAR, parse_date
@@ -365,19 +376,33 @@ def _local_date(ctx, param, value):
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
               show_default=True)
 @click.option("--include-misuse", is_flag=True, help="Include presses flagged as misuse.")
+@click.option("--table", type=click.Choice(["presses", *PAGE_TABLES]), default="presses",
+              show_default=True,
+              help="Raw presses, or one table of the location page for the dates, as its "
+                   "CSV button gives it (hours: every local hour with presses).")
 @pass_hub
-def export(hub, slug, first, last, fmt, include_misuse):
-    """Write a location's raw presses to stdout, in placed-time order.
+def export(hub, slug, first, last, fmt, include_misuse, table):
+    """Write a location's raw presses to stdout, in placed-time order, or one table of its
+    page (the same rows as the page's CSV button).
 
     \b
     Example:
         hub export --location ams-security --from 2026-10-01 --to 2026-10-31 > october.csv
+        hub export --location ams-security --from 2026-10-01 --to 2026-10-31 --table daily
     """
     db = hub.open()
+    out = sys.stdout
+    if table != "presses":
+        columns, rows = _page_table(db, slug, first, last, table, hub.now())
+        if fmt == "csv":
+            out.writelines(csv_lines(columns, rows))
+        else:
+            out.write(json.dumps([dict(zip(columns, row, strict=True)) for row in rows],
+                                 indent=1) + "\n")
+        return
     query = reports.press_query(db, slug, first, last,
                                 include_misuse=include_misuse)
     rows = reports.all_presses(db, query)
-    out = sys.stdout
     if fmt == "csv":
         out.writelines(csv_lines(reports.PRESS_COLUMNS, reports.press_csv_rows(rows)))
         return
@@ -385,6 +410,16 @@ def export(hub, slug, first, last, fmt, include_misuse):
     for n, row in enumerate(rows):
         out.write(("," if n else "") + "\n" + json.dumps(row))
     out.write("\n]\n")
+
+
+def _page_table(db, slug, first, last, table, now):
+    """(columns, rows) of one table of the location page for local dates first..last."""
+    if table == "hours":
+        return reports.HOURLY_COLUMNS, list(reports.hourly_csv_rows(
+            reports.hourly(db, slug, first, last)))
+    page = reports.location_page(db, slug, first, last, last, now)
+    columns, make_rows, key = PAGE_TABLES[table]
+    return getattr(reports, columns), list(getattr(reports, make_rows)(page[key]))
 
 
 @cli.group("alerts")

@@ -91,6 +91,15 @@ def location(slug):
         if table == "hours":
             return _csv(f"{slug}-hours-{day}.csv", reports.HOURLY_COLUMNS,
                         reports.hourly_csv_rows({"hours": report["day_hours"]}))
+        if table == "moods":
+            return _csv(name, reports.MOODS_COLUMNS,
+                        reports.moods_csv_rows(report["distribution"]))
+        if table == "devices":
+            return _csv(f"{slug}-devices.csv", reports.DEVICE_COLUMNS,
+                        reports.device_csv_rows(report["devices"]))
+        if table == "alerts":
+            return _csv(f"{slug}-alerts.csv", reports.ALERT_COLUMNS,
+                        reports.alert_csv_rows(report["alerts"]))
         return _csv(f"{slug}-daily-{first}-{last}.csv", reports.DAILY_COLUMNS,
                     reports.daily_csv_rows(report["daily"]))
     query = {"period": period, "from": report["from"], "to": report["to"]}

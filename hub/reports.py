@@ -327,6 +327,23 @@ def heatmap_csv_rows(heatmap):
                    cell["happy_index"]]
 
 
+DEVICE_COLUMNS = ("device_id", "last_seen_at", "silent", "queued", "oldest_queued_at",
+                  "clock_synced", "clock_skew_ms", "version", "presses", "highest_seq",
+                  "missing")
+MOODS_COLUMNS = ("mood", "presses", "share_pct")
+
+
+def device_csv_rows(devices):
+    for device in devices:
+        yield [device[column] for column in DEVICE_COLUMNS]
+
+
+def moods_csv_rows(distribution):
+    total = distribution["total"]
+    for name, count in distribution["counts"].items():
+        yield [name, count, None if not total else round(100 * count / total, 1)]
+
+
 def device_health(db, location_id, tz, now, thresholds):
     """Each device here: last seen, queued presses, clock, version, presses never received."""
     silent_since = format_utc(now - timedelta(seconds=thresholds["silent_after_s"]))

@@ -6,6 +6,7 @@ import sqlite3
 import pytest
 
 from hub.cli import cli
+from hub.store import registry
 from hub.store.schema import MIGRATIONS
 from tests.hub.helpers import press, send
 
@@ -136,6 +137,33 @@ def test_export_writes_presses_as_csv_or_json(hub_cli, ams, client):
     rows = json.loads(hub_cli(*args, "--format", "json", "--include-misuse").stdout)
     assert [(r["seq"], r["misuse"], r["time_source"]) for r in rows] == [
         (1, False, "device"), (2, True, "device")]
+
+
+def test_export_gives_the_location_pages_tables_as_their_csv_buttons(hub_cli, ams, client,
+                                                                      app, db):
+    from tests.pages.conftest import PASSWORD, log_in
+
+    registry.add_user(db, "ada", PASSWORD, "viewer", "2026-01-01T00:00:00.000Z")
+    admin_session = app.test_client()
+    assert log_in(admin_session, "ada").status_code == 302
+    token = hub_cli("device", "add", "k", "--location", "ams").stdout.strip()
+    send(client, {"Authorization": f"Bearer {token}"}, [press(1, mood=2), press(2, mood=4)],
+         device_id="k")
+    dates = ["--from", "2026-11-16", "--to", "2026-11-22"]
+    for table in ("hours", "daily", "heatmap", "moods", "devices", "alerts"):
+        exported = hub_cli("export", "--location", "ams", *dates, "--table", table).stdout
+        page = admin_session.get(f"/locations/ams?period=custom&from=2026-11-16&to=2026-11-22"
+                                 f"&day=2026-11-22&table={table}&format=csv")
+        if table == "hours":  # the page's hours are those of one day; the export, of all
+            assert exported.splitlines()[1:] == page.get_data(as_text=True).splitlines()[1:]
+        elif table == "devices":  # last seen is shown relative to now: compare the columns
+            assert exported.splitlines()[0] == page.get_data(as_text=True).splitlines()[0]
+            assert exported.splitlines()[1].startswith("k,")
+        else:
+            assert exported.splitlines() == page.get_data(as_text=True).splitlines(), table
+    daily = json.loads(hub_cli("export", "--location", "ams", *dates, "--table", "daily",
+                               "--format", "json").stdout)
+    assert daily[-1]["date"] == "2026-11-22" and daily[-1]["total"] == 2
 
 
 def test_export_errors(hub_cli, ams):

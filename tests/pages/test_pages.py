@@ -35,6 +35,19 @@ def test_location_page_in_local_time_with_device_health(admin, site, client):
     assert daily.splitlines()[-1] == "2026-11-22,1,0,1,1,3,55.6"
     hours = admin.get("/locations/ams?period=7d&day=2026-11-22&table=hours&format=csv")
     assert "2026-11-22T11:00:00+01:00,1,0,1,1,3,55.6" in hours.get_data(as_text=True)
+    moods = admin.get("/locations/ams?period=today&table=moods&format=csv").get_data(
+        as_text=True).splitlines()
+    assert moods == ["mood,presses,share_pct", "very_unhappy,1,33.3", "unhappy,0,0.0",
+                     "happy,1,33.3", "very_happy,1,33.3"]
+    devices = admin.get("/locations/ams?table=devices&format=csv").get_data(as_text=True)
+    header, row = devices.splitlines()
+    assert header.split(",")[:3] == ["device_id", "last_seen_at", "silent"]
+    fields = dict(zip(header.split(","), row.split(","), strict=True))
+    assert (fields["device_id"], fields["presses"], fields["highest_seq"], fields["missing"]) == (
+        "kiosk-1", "3", "5", "2")
+    assert "+01:00" in fields["last_seen_at"]  # the location's time, like the page
+    alerts = admin.get("/locations/ams?table=alerts&format=csv").get_data(as_text=True)
+    assert alerts.splitlines()[0].startswith("id,rule,location,device_id,state")
 
 
 def test_a_bad_custom_period_falls_back_with_a_message(admin, site):
