@@ -77,6 +77,8 @@ _STATE = {
     "oldest_queued_at": {**_TIMESTAMP, "nullable": True},
     "clock_synced": {"type": "boolean", "nullable": True},
     "version": {"type": "string", "minLength": 1, "maxLength": 100, "nullable": True},
+    "parked": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "nullable": True,
+               "description": "presses the kiosk keeps but will not send again (refused)"},
 }
 
 SCHEMAS = {

@@ -40,6 +40,7 @@ class Heartbeat:
     oldest_queued_at: datetime | None
     clock_synced: bool | None
     version: str | None
+    parked: int | None = None  # presses the kiosk keeps but will not send again
 
 
 @dataclass(slots=True)
@@ -54,7 +55,7 @@ class PressBatch:
 
 
 # The heartbeat's fields a batch envelope may carry too.
-STATE_FIELDS = ("sent_at", "queued", "oldest_queued_at", "clock_synced", "version")
+STATE_FIELDS = ("sent_at", "queued", "oldest_queued_at", "clock_synced", "version", "parked")
 
 
 _MISSING = object()
@@ -224,4 +225,5 @@ def _state(body, device_id, boot_id, uptime_ms, sent_at_required):
         oldest_queued_at=_timestamp(body, "oldest_queued_at", nullable=True),
         clock_synced=_boolean(body, "clock_synced", nullable=True),
         version=_text(body, "version", nullable=True),
+        parked=_integer(body, "parked", 0, nullable=True),
     )

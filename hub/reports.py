@@ -327,7 +327,8 @@ def heatmap_csv_rows(heatmap):
                    cell["happy_index"]]
 
 
-DEVICE_COLUMNS = ("device_id", "last_seen_at", "silent", "queued", "oldest_queued_at",
+DEVICE_COLUMNS = ("device_id", "last_seen_at", "silent", "queued", "parked",
+                  "oldest_queued_at",
                   "clock_synced", "clock_skew_ms", "version", "presses", "highest_seq",
                   "missing")
 MOODS_COLUMNS = ("mood", "presses", "share_pct")
@@ -356,6 +357,7 @@ def device_health(db, location_id, tz, now, thresholds):
             "last_seen_at": local_time(device["last_seen_at"], tz),
             "silent": device["last_seen_at"] is None or device["last_seen_at"] < silent_since,
             "queued": device["queued"],
+            "parked": device["parked"],
             "oldest_queued_at": local_time(device["oldest_queued_at"], tz),
             "clock_synced": None if synced is None else bool(synced),
             "clock_skew_ms": device["clock_skew_ms"],

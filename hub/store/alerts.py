@@ -114,7 +114,7 @@ def devices(db, location_id=None):
     sql = (
         "SELECT d.device_id, d.location_id, d.created_at, s.last_seen_at, s.last_heartbeat_at,"
         " s.last_batch_at, s.queued, s.oldest_queued_at, s.clock_synced, s.clock_skew_ms,"
-        " s.version, coalesce(s.presses_stored, 0) AS presses_stored,"
+        " s.version, s.parked, coalesce(s.presses_stored, 0) AS presses_stored,"
         " coalesce(s.highest_seq, 0) AS highest_seq"
         " FROM devices d LEFT JOIN device_state s ON s.device_id = d.device_id"
         " WHERE d.revoked_at IS NULL"

@@ -135,19 +135,20 @@ def _record_state(db, beat, received_at):
     db.execute(
         "INSERT INTO device_state (device_id, last_seen_at, last_heartbeat_at, boot_id,"
         " uptime_ms, sent_at, clock_skew_ms, queued, oldest_queued_at, clock_synced,"
-        " version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " version, parked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (device_id) DO UPDATE SET last_seen_at = excluded.last_seen_at,"
         " last_heartbeat_at = excluded.last_heartbeat_at, boot_id = excluded.boot_id,"
         " uptime_ms = excluded.uptime_ms, sent_at = coalesce(excluded.sent_at, sent_at),"
         " clock_skew_ms = coalesce(excluded.clock_skew_ms, clock_skew_ms),"
         " queued = excluded.queued, oldest_queued_at = excluded.oldest_queued_at,"
-        " clock_synced = excluded.clock_synced, version = excluded.version",
+        " clock_synced = excluded.clock_synced, version = excluded.version,"
+        " parked = excluded.parked",
         (
             beat.device_id, received, received, beat.boot_id, beat.uptime_ms,
             None if beat.sent_at is None else format_utc(beat.sent_at), skew_ms, beat.queued,
             format_utc(beat.oldest_queued_at) if beat.oldest_queued_at else None,
             None if beat.clock_synced is None else int(beat.clock_synced),
-            beat.version,
+            beat.version, beat.parked,
         ),
     )
 

@@ -176,9 +176,16 @@ DEVICE_PRESS_COUNTS = [
         highest_seq = excluded.highest_seq""",
 ]
 
+# Presses a kiosk keeps but will not send again because the hub refused them (parked), as
+# its heartbeat reports them: `queued` leaves them out, so without this they were invisible.
+DEVICE_PARKED = [
+    "ALTER TABLE device_state ADD COLUMN parked INTEGER",
+]
+
 # (name, statements), applied in order; the schema version is how many have been applied.
 MIGRATIONS = [
     ("initial schema", INITIAL),
     ("pages and alerts", PAGES_AND_ALERTS),
     ("device press counts", DEVICE_PRESS_COUNTS),
+    ("parked presses", DEVICE_PARKED),
 ]

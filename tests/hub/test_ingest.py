@@ -308,7 +308,7 @@ def heartbeat(**fields):
 
 def test_a_heartbeat_is_stored_with_the_clock_skew(client, kiosk, db, clock):
     beat = heartbeat(queued=3, oldest_queued_at="2026-11-22T11:00:00Z", clock_synced=True,
-                     version="0.1.0")
+                     version="0.1.0", parked=2)
     response = client.post("/api/v1/heartbeat", json=beat, headers=kiosk)
     assert response.status_code == 200
     assert response.json == {"server_time": "2026-11-22T12:00:00.000Z"}
@@ -318,6 +318,7 @@ def test_a_heartbeat_is_stored_with_the_clock_skew(client, kiosk, db, clock):
     assert state["oldest_queued_at"] == "2026-11-22T11:00:00.000Z"
     assert state["clock_synced"] == 1
     assert state["version"] == "0.1.0"
+    assert state["parked"] == 2  # kept by the kiosk, never sent again: not in queued
     assert state["last_seen_at"] == "2026-11-22T12:00:00.000Z"
 
 
@@ -445,6 +446,8 @@ def test_a_batch_envelope_without_sent_at_keeps_the_last_skew(client, kiosk, db,
         ("version", ""),
         ("version", "v" * 101),
         ("version", 2),
+        ("parked", -1),
+        ("parked", "2"),
     ],
 )
 def test_a_bad_envelope_field_is_400_naming_it_as_for_a_heartbeat(client, kiosk, db, field,

@@ -36,6 +36,32 @@ def test_migrations_are_idempotent(db_path):
     db.close()
 
 
+def test_a_database_of_an_older_hub_is_migrated_keeping_its_data(tmp_path, monkeypatch):
+    """A hub of the previous schema version (before `parked`) with a device and its state:
+    init-db's migrate adds what is new and keeps every row."""
+    from hub.store import database
+
+    path = tmp_path / "old.db"
+    monkeypatch.setattr(database, "MIGRATIONS", MIGRATIONS[:-1])
+    old = Database(path)
+    old.migrate("2026-01-01T00:00:00.000Z")
+    registry.add_location(old, "ams", "AMS", "Europe/Amsterdam", None,
+                          "2026-01-01T00:00:00.000Z")
+    registry.add_device(old, "kiosk-1", "ams", "2026-01-01T00:00:00.000Z")
+    old.execute("INSERT INTO device_state (device_id, queued, version) VALUES"
+                " ('kiosk-1', 5, '0.1.0')")
+    assert old.schema_version() == len(MIGRATIONS) - 1
+    old.close()
+    monkeypatch.undo()
+    db = Database(path)
+    assert db.migrate("2026-02-02T00:00:00.000Z") == [MIGRATIONS[-1][0]]
+    assert db.schema_version() == len(MIGRATIONS)
+    state = db.row("SELECT * FROM device_state WHERE device_id = 'kiosk-1'")
+    assert (state["queued"], state["version"], state["parked"]) == (5, "0.1.0", None)
+    assert db.row("PRAGMA integrity_check")[0] == "ok"
+    db.close()
+
+
 def test_an_uninitialised_database_is_refused(tmp_path):
     with pytest.raises(NotInitialised, match="hub init-db"):
         Database.open_existing(tmp_path / "missing.db")

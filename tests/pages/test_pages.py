@@ -29,6 +29,12 @@ def test_location_page_in_local_time_with_device_health(admin, site, client):
     assert "Sun 11:00-12:00: Happy Index 55.6, 3 presses" in page
     assert "11:00 <span" in page  # the per-hour table, in local time
     assert "<strong>2</strong>" in page  # missing seqs
+    assert "parked" not in page
+    beat = {"device_id": "kiosk-1", "boot_id": "b", "uptime_ms": 1,
+            "sent_at": "2026-11-22T12:00:00Z", "queued": 0, "parked": 3}
+    assert client.post("/api/v1/heartbeat", json=beat, headers=kiosk).status_code == 200
+    page = admin.get("/locations/ams?period=today").get_data(as_text=True)
+    assert ">3 parked</span>" in page  # refused presses the kiosk keeps: shown, not hidden
     csv = admin.get("/locations/ams?period=today&table=heatmap&format=csv")
     assert "Sun,11,1,0,1,1,3,55.6" in csv.get_data(as_text=True)
     daily = admin.get("/locations/ams?period=7d&format=csv").get_data(as_text=True)
