@@ -119,6 +119,33 @@ def test_connection_refused_and_dropped_connections_are_transient(buffer, make_l
     assert sorted(buffer.synced) == [1]
 
 
+def test_connect_timeout_is_transient_and_the_loop_does_not_hang(buffer, make_loop):
+    """A hub whose accept queue is full (SYNs dropped, as by an overloaded host or a
+    firewall): the connect timeout ends the try, nothing is marked synced."""
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(8):  # fill the accept queue; nobody ever accepts
+                filler = socket.socket()
+                filler.setblocking(False)
+                filler.connect_ex(("127.0.0.1", port))
+                fillers.append(filler)
+            buffer.add(1)
+            loop = make_loop(url=f"http://127.0.0.1:{port}", timeout=(0.3, 30.0))
+            assert 0 <= loop.step() <= 1
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert loop.failure.kind == "transient"
+    assert buffer.meta["last_sync_error"] == "hub unreachable: connect timed out"
+    assert not buffer.synced
+
+
 def test_read_timeout_is_transient_and_the_resend_is_a_duplicate(hub, buffer, make_loop,
                                                                 fake_time):
     buffer.add(1, 2)
