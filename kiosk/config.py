@@ -155,7 +155,10 @@ def _pins(table, section, names, used, required):
 def _no_unknown(table, known, prefix):
     for key in table:
         if key not in known:
-            raise ConfigError(f"{prefix}{key}: unknown key (known: {', '.join(sorted(known))})")
+            # A quoted key may hold anything, a newline too: shown as TOML would quote it,
+            # so the error stays one line.
+            shown = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+            raise ConfigError(f"{prefix}{shown}: unknown key (known: {', '.join(sorted(known))})")
 
 
 def _required(data, key):

@@ -75,6 +75,8 @@ def test_the_environment_names_the_file(tmp_path, monkeypatch):
     ({"hub_url": "https://hub", "token": "t", "ca_file": "/nonexistent/ca.pem"},
      "ca_file: no such file: /nonexistent/ca.pem"),
     ({"colour": "red"}, "colour: unknown key"),
+    ({"a\nb": 1}, '"a\\nb": unknown key'),  # a quoted key with a newline: still one line
+    ({"leds": {"thanks\r": 26}}, 'leds."thanks\\r": unknown key'),  # TOML's dotted form
 ])
 def test_a_bad_config_names_the_key(changes, message):
     text = error(**changes)

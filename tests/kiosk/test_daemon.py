@@ -42,16 +42,20 @@ def test_presses_within_lockout_are_kept_as_misuse(make_daemon, fake_clock):
 
 def test_a_held_button_counts_once(make_daemon, fake_clock):
     daemon = make_daemon("lockout_s = 0.0")
-    pin = daemon.hardware.buttons["happy"].pin
-    pin.drive_low()
+    buttons = daemon.hardware.buttons
+    pin = buttons["happy"].pin
+    pin.drive_low()  # pressed, and held down (a child leaning on it)
     stored(daemon, 1)
+    for _ in range(3):  # seconds go by and other buttons are pressed meanwhile
+        fake_clock.advance(1)
+        press(buttons["very_happy"])
+    stored(daemon, 4)
     fake_clock.advance(5)
-    assert daemon.hardware.buttons["happy"].is_held is False  # no hold time configured
-    pin.drive_high()
+    pin.drive_high()  # let go after many seconds: a release, not a press
     fake_clock.advance(1)
-    press(daemon.hardware.buttons["very_happy"])
+    press(buttons["happy"])  # pressed again: that is a new press
     daemon.stop()  # flushes everything queued
-    assert [mood for _, mood, _, _ in rows(daemon.config.data_dir)] == [3, 4]
+    assert [mood for _, mood, _, _ in rows(daemon.config.data_dir)] == [3, 4, 4, 4, 3]
 
 
 def test_bounce_never_makes_two_presses(make_daemon, fake_clock):

@@ -137,3 +137,42 @@ def test_repeated_signals_never_hang_the_stop(tmp_path):
     assert code == 0
     assert time.monotonic() - started < 5
     assert [seq for (seq,) in kiosk.rows()] == kiosk.logged()  # flushed, all logged
+
+
+def test_keyboard_keys_1_to_4_press_the_buttons_and_q_quits(tmp_path):
+    """`kiosk run --keyboard` on a real terminal (a pty): each key is one press of its
+    button, other keys nothing, q stops the daemon cleanly and gives the terminal back."""
+    import pty
+    import termios
+
+    kiosk = Kiosk(tmp_path)
+    leader, follower = pty.openpty()
+    before = termios.tcgetattr(follower)
+    with kiosk.log.open("a") as log:
+        process = subprocess.Popen(
+            [KIOSK, "run", "--config", str(kiosk.config), "--keyboard"],
+            stdin=follower, stdout=log, stderr=log, env=kiosk.env)
+    try:
+        wait_until(lambda: " ready: " in kiosk.log.read_text(), timeout=30,
+                   message="the daemon to be ready")
+        wait_until(lambda: "keys 1-4 press" in kiosk.log.read_text(), timeout=30,
+                   message="the keyboard prompt")
+        for n, key in enumerate(b"14x3"):  # x is not a button
+            # A person types slower than the 50 ms debounce window (edges of any button
+            # closer than that are taken for bounce): keep that pace.
+            time.sleep(0.1)
+            os.write(leader, bytes([key]))
+            if key != ord("x"):
+                stored = len([k for k in b"14x3"[:n + 1] if k != ord("x")])
+                wait_until(lambda stored=stored: len(kiosk.logged()) == stored, timeout=10,
+                           message=f"press {stored} stored")
+        os.write(leader, b"q")
+        assert process.wait(timeout=15) == 0, kiosk.log.read_text()[-2000:]
+        assert termios.tcgetattr(follower) == before  # cbreak undone on the way out
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        os.close(leader)
+        os.close(follower)
+    assert kiosk.rows("seq, mood") == [(1, 1), (2, 4), (3, 3)]
