@@ -512,6 +512,7 @@ def demo(directory, port, days, seconds, rate, seed_only):
         DEMO_SECONDS=20 hub demo     # a smoke run: stops after 20 s, checks the data
     """
     import shutil
+    import time
 
     from hub import demo as demos
 
@@ -527,7 +528,10 @@ def demo(directory, port, days, seconds, rate, seed_only):
             bar.update(days_done - done.get(slug, 0))
             done[slug] = days_done
 
+        began = time.monotonic()
         state = demos.seed(directory / "hub.db", days=days, progress=progress)
+    click.echo(f"seeded {days} days for {len(demos.LOCATIONS)} locations in "
+               f"{time.monotonic() - began:.0f} s")
     (directory / "demo.json").write_text(json.dumps(state))
     (directory / "demo.json").chmod(0o600)
     if seed_only:
@@ -542,4 +546,8 @@ def demo(directory, port, days, seconds, rate, seed_only):
             click.echo(f"{slug}: {week} presses in the last week, {live} from the live kiosk")
         if not all(week for week, _ in found.values()):
             raise click.ClickException("demo smoke: the hub answered without data")
+        silent = [slug for slug, (_, live) in found.items() if not live]
+        if silent:
+            raise click.ClickException("demo smoke: no press from the live kiosk of "
+                                       + ", ".join(silent) + " reached the hub")
         click.echo("demo smoke: ok")

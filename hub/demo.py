@@ -255,6 +255,9 @@ def kiosk_config(directory, device_id, token, hub_url):
     return config
 
 
+LIVE_GRACE_S = 60  # smoke mode: how long past DEMO_SECONDS a live kiosk may take
+
+
 def run(directory, port, seconds=None, rate=6, echo=print):
     """Start `hub serve` and one simulated kiosk per location; stop on Ctrl-C or after *seconds*.
 
@@ -301,7 +304,14 @@ def run(directory, port, seconds=None, rate=6, echo=print):
                     raise RuntimeError(f"{proc.args[2]} {proc.args[3]} stopped "
                                        f"(exit {proc.returncode}); see {logs}/")
             time.sleep(0.5)
-        return check(hub_url, state["api_token"])
+        # Smoke mode: give each live kiosk a little longer to sync its first press (a slow
+        # machine), then report; a kiosk that sent nothing by then is a failure to report.
+        grace = time.monotonic() + LIVE_GRACE_S
+        found = check(hub_url, state["api_token"])
+        while not all(live for _, live in found.values()) and time.monotonic() < grace:
+            time.sleep(1)
+            found = check(hub_url, state["api_token"])
+        return found
     except KeyboardInterrupt:
         echo("\nstopping ...")
         return None

@@ -90,3 +90,50 @@ def test_live_kiosks_get_tokens_and_the_demo_user_can_log_in(seeded):
 
     assert registry.check_user_password(db, demo.DEMO_USER, state["password"]) is not None
     assert registry.bearer(db, state["api_token"]) is not None
+
+
+def _by_local(db, slug, part):
+    """Presses (not misuse) per local hour (part "hour") or weekday (part "weekday", 0 = Mon)
+    of *slug*, from the rollups' local hour starts."""
+    counts = {}
+    for local, n in db.rows(
+            "SELECT r.hour_start_local, n1 + n2 + n3 + n4 FROM rollups r"
+            " JOIN locations l ON l.id = r.location_id WHERE l.slug = ?", (slug,)):
+        start = datetime.fromisoformat(local)
+        key = start.hour if part == "hour" else start.weekday()
+        counts[key] = counts.get(key, 0) + n
+    return counts
+
+
+def test_presses_follow_a_daily_rhythm_inside_opening_hours(seeded):
+    db, _ = seeded
+    airport = _by_local(db, "ams-security", "hour")
+    assert set(airport) <= set(range(5, 23))  # open 05:00-23:00, local time
+    assert airport[8] > 1.5 * airport[12] and airport[16] > 1.5 * airport[12]  # two peaks
+    library = _by_local(db, "blr-library", "hour")
+    assert min(library) >= 9 and max(library) < 20
+
+
+def test_presses_follow_a_weekly_rhythm(seeded):
+    db, _ = seeded
+    clinic = _by_local(db, "yyt-clinic", "weekday")
+    assert set(clinic) <= {0, 1, 2, 3, 4}  # closed at the weekend
+    library = _by_local(db, "blr-library", "weekday")
+    assert 6 not in library and library[5] > library[2]  # closed Sunday, busy Saturday
+
+
+def test_the_silent_device_raises_an_alert_while_its_clinic_is_open(tmp_path):
+    """At 10:30 in St John's (open Mon-Fri 07:30-18:00) the clinic's kiosk that stopped three
+    hours ago is a silent-device alert, and only it."""
+    from hub.store import alerts as alert_store
+
+    now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # Monday 10:30 in St John's
+    path = tmp_path / "hub.db"
+    demo.seed(path, days=2, now=now, rng=random.Random(3))
+    db = Database(path)
+    try:
+        silent = [row["device_id"] for row in alert_store.alerts(db, open_only=True)
+                  if row["rule"] == "silent_device"]
+    finally:
+        db.close()
+    assert silent == [demo.SILENT_DEVICE]
