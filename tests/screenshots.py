@@ -1,11 +1,13 @@
 """Take the README's screenshots from the demo: `make screenshots`.
 
-Seeds a demo database (the same as `make demo`), runs `hub serve` on a free loopback port,
-logs in with Debian's Chromium and saves the overview and a location page under
-docs/images/.
+Runs `hub demo` itself (the seeded database, `hub serve` and the three live simulated
+kiosks, as `make demo` does) on a free loopback port, waits until every live kiosk has synced
+presses, logs in with Debian's Chromium and saves the overview and a location page under
+docs/images/, then stops the demo with Ctrl-C (SIGINT) as a person would.
 """
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -35,32 +37,37 @@ def _healthy(url):
 def main(out=ROOT / "docs" / "images"):
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="screenshots-"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    hub = str(Path(sys.executable).with_name("hub"))
+    log = (work / "demo.log").open("w")
+    running = subprocess.Popen([hub, "demo", "--dir", str(work / "demo"), "--port", str(port),
+                                "--rate", "30"], stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
     try:
-        state = demo.seed(work / "hub.db")
-        (work / "demo.json").write_text(json.dumps(state))
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        hub = subprocess.Popen([sys.executable, "-m", "hub", "--db", str(work / "hub.db"),
-                                "serve", "--port", str(port), "--workers", "1"])
-        try:
-            wait_until(lambda: _healthy(url), timeout=30, message="hub serve")
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                            args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(url + "/login")
-                page.fill("input[name=username]", demo.DEMO_USER)
-                page.fill("input[name=password]", state["password"])
-                page.click("button[type=submit]")
-                page.wait_for_url(url + "/")
-                page.screenshot(path=out / "overview.png", full_page=True)
-                page.goto(url + "/locations/ams-security?period=30d")
-                page.screenshot(path=out / "location.png", full_page=True)
-                browser.close()
-        finally:
-            hub.send_signal(signal.SIGTERM)
-            hub.wait(timeout=20)
+        wait_until(lambda: (work / "demo" / "demo.json").is_file() and _healthy(url),
+                   timeout=120, message="the demo's hub")
+        state = json.loads((work / "demo" / "demo.json").read_text())
+        wait_until(lambda: all(live for _, live in demo.check(url, state["api_token"]).values()),
+                   timeout=120, interval=1, message="every live kiosk to sync")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                        args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url + "/login")
+            page.fill("input[name=username]", demo.DEMO_USER)
+            page.fill("input[name=password]", state["password"])
+            page.click("button[type=submit]")
+            page.wait_for_url(url + "/")
+            page.screenshot(path=out / "overview.png", full_page=True)
+            page.goto(url + "/locations/ams-security?period=30d")
+            page.screenshot(path=out / "location.png", full_page=True)
+            browser.close()
     finally:
+        if running.poll() is None:
+            os.killpg(running.pid, signal.SIGINT)  # Ctrl-C to the demo and its children
+            running.wait(timeout=60)
+        log.close()
         shutil.rmtree(work)
     print(f"wrote {out / 'overview.png'} and {out / 'location.png'}")
 
