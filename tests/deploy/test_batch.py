@@ -2,8 +2,10 @@
 `hub` printing a token), flashes one file per card ({hostname} in TARGET), keeps progress next
 to the CSV so that a re-run skips what is done."""
 
+import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +82,61 @@ def test_batch_registers_flashes_and_resumes(image, tmp_path):
         "hub device add ams-lounge-01 --location ams-lounge"]
     assert "ams-security-01\tdone before, skipped" in second.stderr
     assert (tmp_path / "card-ams-lounge-01.img").exists()
+
+
+@pytest.fixture
+def card_reader(tmp_path):
+    """A real block device (a loop device over a 128 MiB file) that the lsblk seam describes
+    as an SD card in a USB reader; (device path, backing file). Needs root."""
+    backing = tmp_path / "sd-card.bin"
+    with backing.open("wb") as f:
+        f.truncate(128 * 1024 * 1024)
+    attach = subprocess.run(["losetup", "--find", "--show", str(backing)],
+                            capture_output=True, text=True)
+    if attach.returncode != 0:
+        pytest.skip(f"no loop device here (needs root): {attach.stderr.strip()}")
+    device = attach.stdout.strip()
+    lsblk = tmp_path / "lsblk"
+    lsblk.write_text(
+        "#!/bin/sh\ncat <<EOF\n" + json.dumps({"blockdevices": [{
+            "name": Path(device).name, "path": device, "size": 128 * 1024 * 1024, "rm": True,
+            "tran": "usb", "model": "Test SD reader", "mountpoints": [None],
+            "type": "disk"}]}) + "\nEOF\n")
+    lsblk.chmod(0o755)
+    try:
+        yield device, backing, lsblk
+    finally:
+        subprocess.run(["losetup", "--detach", device], check=False)
+
+
+def test_batch_on_a_card_reader_asks_for_each_card(image, tmp_path, card_reader):
+    """A block device as TARGET: before each card the technician is asked to insert it;
+    Enter flashes it, s skips that device, q ends the batch; the summary says which."""
+    device, backing, lsblk = card_reader
+    csv = tmp_path / "fleet.csv"
+    csv.write_text("lib-01,library,\nlib-02,library,\nlib-03,library,\n")
+    key = tmp_path / "key.pub"
+    key.write_text(SSH_KEY)
+    template = tmp_path / "template.toml"
+    template.write_text('device_id = "template"\nhub_url = "https://hub.example.org"\n'
+                        'token_file = "/etc/kiosk/token"\n[buttons]\nhappy = 13\n')
+    env = {**os.environ, "DEPLOY_HUB_CMD": str(fake_hub(tmp_path)),
+           "HUB_LOG": str(tmp_path / "hub.log"), "DEPLOY_LSBLK": str(lsblk)}
+    result = subprocess.run(
+        [str(FLASH), "--batch", str(csv), "--hub-ssh", "admin@hub", str(image), device,
+         "--config-template", str(template), "--ssh-key", str(key),
+         "--wheelhouse", str(make_wheelhouse(tmp_path / "wheelhouse")), "--yes"],
+        env=env, input="\ns\nq\n", capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for n in (1, 2, 3):
+        assert f"Insert the card for lib-0{n} (lib-0{n}) into {device}, then press Enter" \
+            in result.stderr
+    summary = result.stderr[result.stderr.index("Summary"):]
+    assert "lib-01\tflashed (hostname lib-01)" in summary
+    assert "lib-02\tskipped by you" in summary
+    assert "lib-03\tnot flashed (quit)" in summary
+    subprocess.run(["sync"], check=True)
+    assert b'device_id = "lib-01"' in images.fat_read(backing, "kiosk/kiosk.toml")
+    assert images.fat_read(backing, "kiosk/token").strip() == b"tok-lib-01"
+    state = (tmp_path / "fleet.csv.state").read_text().splitlines()
+    assert "flashed lib-01" in state and "flashed lib-02" not in state
