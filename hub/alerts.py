@@ -14,7 +14,7 @@ import json
 from datetime import timedelta
 
 from hub import webhooks
-from hub.hours import BadHours, OpeningHours
+from hub.hours import open_at
 from hub.store import alerts as alert_store
 from hub.store import registry
 from hub.times import format_utc, parse_timestamp, zone
@@ -80,14 +80,7 @@ def _silent_devices(db, thresholds, now):
 
 
 def _is_open(place, instant):
-    text = place["opening_hours"]
-    if not text:
-        return True
-    try:
-        hours = OpeningHours.parse(text)
-    except BadHours:
-        return True  # stored before validation existed: better an alert than none
-    return hours.is_open(instant.astimezone(zone(place["timezone"])))
+    return open_at(place["opening_hours"], zone(place["timezone"]), instant)
 
 
 def acknowledge(db, alert_id, username, comment, now):

@@ -68,3 +68,16 @@ def _time_range(text):
     if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60 or end <= start:
         raise BadHours(f"{text!r}: expected a start before its end, 00:00-24:00")
     return start, end
+
+
+def open_at(opening_hours, tz, instant):
+    """Is a location with these opening hours (text, or None: always open) open at
+    *instant*, in its zone *tz*? Hours stored before they were checked count as open: an
+    alert too many rather than one missed."""
+    if not opening_hours:
+        return True
+    try:
+        hours = OpeningHours.parse(opening_hours)
+    except BadHours:
+        return True
+    return hours.is_open(instant.astimezone(tz))

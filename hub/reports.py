@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from hub.errors import invalid_field, not_found
+from hub.hours import open_at
 from hub.moods import MOOD_NAMES, happy_index, named_counts
 from hub.store import alerts as alert_store
 from hub.store import reads, registry
@@ -232,7 +233,10 @@ def silent_devices(db, now, thresholds):
         tz = zone(place["timezone"])
         result.append({"device_id": device["device_id"], "location": place["slug"],
                        "location_name": place["name"], "timezone": place["timezone"],
-                       "last_seen_at": local_time(last, tz)})
+                       "last_seen_at": local_time(last, tz),
+                       # Closed now: silent is expected (a kiosk switched off at night)
+                       # and raises no alert; the list still says so.
+                       "open_now": open_at(place["opening_hours"], tz, now)})
     return result
 
 

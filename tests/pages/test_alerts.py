@@ -101,6 +101,12 @@ def test_silent_devices_only_count_within_opening_hours(db, site, client):
     monday_opening = datetime(2026, 11, 23, 9, 5, tzinfo=UTC)  # open for 5 minutes only
     assert alerts.evaluate(db, monday_opening) == []
     assert alerts.evaluate(db, monday_opening + timedelta(minutes=11)) == [("alert.raised", 1)]
+    # The overview lists the silent device either way, and says when no alert is due.
+    thresholds = alert_store.settings(db)
+    [closed] = reports.silent_devices(db, saturday, thresholds)
+    assert (closed["device_id"], closed["open_now"]) == ("kiosk-2", False)
+    [open_] = reports.silent_devices(db, monday_opening, thresholds)
+    assert open_["open_now"] is True
 
 
 class Receiver(BaseHTTPRequestHandler):
