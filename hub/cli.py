@@ -345,14 +345,14 @@ def serve(hub, host, port, workers):
     HubServer(Path(hub.path).resolve(), host, port, workers).run()
 
 
-# The location page's tables as `hub export --table` gives them: (columns, rows, page key).
+# The location page's tables as `hub export --table` gives them (and "hours", every local
+# hour of the dates): name -> (columns, rows of that part of the page, its key in the page).
 PAGE_TABLES = {
-    "hours": None,  # reports.hourly over the dates
-    "daily": ("DAILY_COLUMNS", "daily_csv_rows", "daily"),
-    "heatmap": ("HEATMAP_COLUMNS", "heatmap_csv_rows", "heatmap"),
-    "moods": ("MOODS_COLUMNS", "moods_csv_rows", "distribution"),
-    "devices": ("DEVICE_COLUMNS", "device_csv_rows", "devices"),
-    "alerts": ("ALERT_COLUMNS", "alert_csv_rows", "alerts"),
+    "daily": (reports.DAILY_COLUMNS, reports.daily_csv_rows, "daily"),
+    "heatmap": (reports.HEATMAP_COLUMNS, reports.heatmap_csv_rows, "heatmap"),
+    "moods": (reports.MOODS_COLUMNS, reports.moods_csv_rows, "distribution"),
+    "devices": (reports.DEVICE_COLUMNS, reports.device_csv_rows, "devices"),
+    "alerts": (reports.ALERT_COLUMNS, reports.alert_csv_rows, "alerts"),
 }
 
 
@@ -376,7 +376,8 @@ def _local_date(ctx, param, value):
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
               show_default=True)
 @click.option("--include-misuse", is_flag=True, help="Include presses flagged as misuse.")
-@click.option("--table", type=click.Choice(["presses", *PAGE_TABLES]), default="presses",
+@click.option("--table", type=click.Choice(["presses", "hours", *PAGE_TABLES]),
+              default="presses",
               show_default=True,
               help="Raw presses, or one table of the location page for the dates, as its "
                    "CSV button gives it (hours: every local hour with presses).")
@@ -419,7 +420,7 @@ def _page_table(db, slug, first, last, table, now):
             reports.hourly(db, slug, first, last)))
     page = reports.location_page(db, slug, first, last, last, now)
     columns, make_rows, key = PAGE_TABLES[table]
-    return getattr(reports, columns), list(getattr(reports, make_rows)(page[key]))
+    return columns, list(make_rows(page[key]))
 
 
 @cli.group("alerts")
