@@ -78,6 +78,17 @@ def test_confirmation_shows_model_and_size_and_no_writes_nothing(image, tmp_path
     assert not any(c.startswith("dd") for c in seams["log"].read_text().splitlines())
 
 
+def test_a_usb_reader_that_reports_rm_0_is_a_card_but_still_asks(image, tmp_path, seams):
+    """Some USB card readers report RM=0: the USB transport makes it a card, and the
+    confirmation (model and size) is what stands between a typo and the wrong disk."""
+    result = flash_to_device(image, tmp_path, seams, "usb-reader-rm0.json", "/dev/sdb",
+                             stdin="no\n")
+    assert result.returncode != 0
+    assert "USB3.0 CRW-SD" in result.stderr and "59.5 GiB" in result.stderr
+    assert "nothing written" in result.stderr
+    assert not any(c.startswith("dd") for c in seams["log"].read_text().splitlines())
+
+
 def test_a_good_card_reaches_the_write(image, tmp_path, seams):
     """With "yes" the checks pass and the write starts: here the stub dd, which fails."""
     result = flash_to_device(image, tmp_path, seams, "sd-card.json", "/dev/sdb", stdin="yes\n")
