@@ -363,6 +363,8 @@ class PressBuffer:
             if snapshot:
                 self.conn.execute("COMMIT")
         status.update(clock_synced=clock.clock_synced(), boot_id=clock.boot_id())
+        if self.get_meta("clock_skew_boot_id") not in (None, status["boot_id"]):
+            status["clock_skew_s"] = None  # measured in an earlier boot: says nothing now
         return status
 
     def _scalar(self, sql, params=()):

@@ -287,6 +287,9 @@ class SyncLoop:
     def _clock_skew(self, skew):
         seconds = round(skew.total_seconds(), 3)
         self._set_meta("clock_skew_s", seconds)
+        # The skew of this boot: after a reboot the clock starts over (no RTC), so
+        # `kiosk status` shows no skew until the hub has answered in the new boot.
+        self._set_meta("clock_skew_boot_id", self.identity.boot_id)
         off = abs(seconds) > SKEW_WARN_S
         if off and not self._skew_warned:
             log.warning("sync: this kiosk's clock is %s %s the hub's", _duration(abs(seconds)),

@@ -62,6 +62,16 @@ def test_pending_sync_park_and_prune(buffer):
     assert status["oldest_queued_at"] == "2026-11-22T10:15:07.120Z"
 
 
+def test_a_clock_skew_of_an_earlier_boot_is_not_shown(buffer):
+    from kiosk import clock
+
+    buffer.set_meta("clock_skew_s", 95.0)
+    buffer.set_meta("clock_skew_boot_id", clock.boot_id())
+    assert buffer.status()["clock_skew_s"] == 95.0
+    buffer.set_meta("clock_skew_boot_id", "an-earlier-boot")
+    assert buffer.status()["clock_skew_s"] is None  # the clock started over since
+
+
 def test_meta_values_are_json(buffer):
     assert buffer.get_meta("last_sync_error", "none") == "none"
     buffer.set_meta("clock_skew_s", -12.5)

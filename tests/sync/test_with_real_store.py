@@ -32,7 +32,8 @@ def loop_for(hub, store, fake_time, **overrides):
                     monotonic=fake_time.monotonic, rand=random.Random(2))
 
 
-def test_sync_fills_in_what_kiosk_status_shows(hub, store, tmp_path):
+def test_sync_fills_in_what_kiosk_status_shows(hub, store, tmp_path, monkeypatch):
+    monkeypatch.setattr("kiosk.clock.boot_id", lambda: BOOT)  # the fake identity's boot
     fake_time = FakeTime()
     record(store, 1200)
     loop = loop_for(hub, store, fake_time)
