@@ -76,6 +76,32 @@ def test_admin_adds_a_device_and_sees_its_token_once(admin, site, db):
     assert registry.bearer(db, token) is None
 
 
+def test_admin_moves_a_device_and_only_later_presses_follow_it(admin, site, client, db,
+                                                              clock):
+    clock.set("2026-11-22T12:00:00+00:00")
+    site.location("ams")
+    site.location("lon", "Europe/London")
+    kiosk = site.device("kiosk-1", "ams")
+    send(client, kiosk, [press(1, 4, "2026-11-22T10:15:00Z")])
+    moved = post_form(admin, "/admin/devices", "/admin/devices/kiosk-1/move",
+                      {"location": "lon"})
+    assert moved.status_code == 302
+    flashed = admin.get("/admin/devices").get_data(as_text=True)
+    assert "kiosk-1 moved to lon" in flashed
+    clock.set("2026-11-22T14:00:00+00:00")
+    send(client, kiosk, [press(2, 1, "2026-11-22T13:00:00Z")])  # pressed after the move
+    places = db.rows("SELECT p.seq, l.slug FROM presses p JOIN locations l"
+                     " ON l.id = p.location_id ORDER BY p.seq")
+    assert [tuple(row) for row in places] == [(1, "ams"), (2, "lon")]
+    refused = post_form(admin, "/admin/devices", "/admin/devices/kiosk-1/move",
+                        {"location": "nowhere"})
+    assert refused.status_code == 302  # back, with the reason flashed
+    assert "nowhere" in admin.get("/admin/devices").get_data(as_text=True)
+    assert [tuple(row) for row in db.rows("SELECT p.seq, l.slug FROM presses p JOIN"
+                                          " locations l ON l.id = p.location_id"
+                                          " ORDER BY p.seq")] == [(1, "ams"), (2, "lon")]
+
+
 def test_admin_edits_a_location_and_its_thresholds(admin, site):
     site.location("ams")
     response = post_form(admin, "/admin/locations/ams", "/admin/locations/ams", {
