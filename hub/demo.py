@@ -316,16 +316,36 @@ def run(directory, port, seconds=None, rate=6, echo=print):
         echo("\nstopping ...")
         return None
     finally:
-        for proc, _ in reversed(procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc, log in procs:
+        _stop(procs, echo)
+
+
+def _stop(procs, echo):
+    """SIGTERM to the kiosks, then the hub (they flush and stop), waiting for each. A second
+    Ctrl-C (or a child that does not stop in 15 s) kills what is left instead of leaving it
+    running in its own session, holding the port for the next `make demo`."""
+    for proc, _ in reversed(procs):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    try:
+        for proc, _ in procs:
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+    except KeyboardInterrupt:
+        echo("stopping now ...")
+        for proc, _ in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        for _, log in procs:
             log.close()
+        # Everything is stopped: a Ctrl-C from now on has nothing left to stop, and must not
+        # turn a clean stop into "Aborted!" on the way out.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _wait_for_hub(hub_url, proc, timeout=30):

@@ -51,3 +51,34 @@ def test_live_kiosks_sync_into_the_demo_hub_and_ctrl_c_stops_everything(tmp_path
             proc.kill()
             proc.wait()
         proc.stdout.close()
+
+
+def test_a_second_ctrl_c_while_stopping_still_leaves_nothing_running(tmp_path):
+    demo_dir, port = tmp_path / "demo", free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub", "demo", "--dir", str(demo_dir), "--port", str(port),
+         "--days", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        lines = []
+        wait_until(lambda: lines.append(proc.stdout.readline()) or "Ctrl-C" in lines[-1],
+                   timeout=60, message="the demo to start")
+        os.killpg(proc.pid, signal.SIGINT)
+        wait_until(lambda: lines.append(proc.stdout.readline()) or "stopping" in lines[-1],
+                   timeout=30, message="the demo to start stopping")
+        os.killpg(proc.pid, signal.SIGINT)  # impatient: Ctrl-C again
+        assert proc.wait(timeout=30) == 0
+        assert "Traceback" not in proc.stdout.read()
+        wait_until(lambda: not _processes_under(demo_dir), timeout=10,
+                   message="hub serve and the kiosks to be gone")
+        # The port is free again for the next `make demo`.
+        import socket
+
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
