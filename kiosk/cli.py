@@ -107,13 +107,14 @@ def run(config_path, rate, keyboard, verbose):
         _fail(f"--simulate: at most {MAX_RATE} presses a minute (closer presses are bounce)", 2)
     try:
         kiosk_clock = clock.Clock.from_environment()
-    except ValueError:
-        _fail(f"{clock.FAKE_OFFSET_ENV}: expected a number of seconds", 2)
+    except ValueError as error:
+        _fail(str(error), 2)
     _setup_logging(verbose)
     log = logging.getLogger("kiosk")
     if kiosk_clock.faked:
         log.warning("%s is set: the wall clock is shifted by %ss (tests only)",
-                    clock.FAKE_OFFSET_ENV, kiosk_clock.offset.total_seconds())
+                    clock.FAKE_OFFSET_ENV if not os.environ.get(clock.FAKE_OFFSET_FILE_ENV)
+                    else clock.FAKE_OFFSET_FILE_ENV, kiosk_clock.offset.total_seconds())
     # No signal handler: one that sets an Event takes a lock, and a second signal arriving
     # inside it deadlocks the stop. Blocked here (every thread started later inherits the
     # mask), the signals wait for sigtimedwait below.

@@ -8,9 +8,12 @@ For other kiosk modules (e.g. sync): `boot_id()`, `uptime_ms()`, `clock_synced()
 `Clock.from_environment()` are the one source of these values; the daemon stamps presses
 with a `Clock`.
 
-Test-only seam: `KIOSK_FAKE_CLOCK_OFFSET_S=<seconds>` in the daemon's environment adds that
+Test-only seams: `KIOSK_FAKE_CLOCK_OFFSET_S=<seconds>` in the daemon's environment adds that
 many seconds to the wall clock and reports it as not synchronised, so end-to-end tests can
-play a Pi whose clock is wrong by years. Never set it on a real kiosk.
+play a Pi whose clock is wrong by years; `KIOSK_FAKE_CLOCK_OFFSET_FILE=<path>` does the same
+with the seconds read from that file whenever it changes, so a test can make the clock jump
+back and forth while the daemon runs (as NTP stepping a stale clock does). Never set either
+on a real kiosk.
 """
 
 import ctypes
@@ -20,6 +23,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 FAKE_OFFSET_ENV = "KIOSK_FAKE_CLOCK_OFFSET_S"
+FAKE_OFFSET_FILE_ENV = "KIOSK_FAKE_CLOCK_OFFSET_FILE"
 TIME_ERROR = 5  # adjtimex's answer when the clock is not synchronised
 STA_UNSYNC = 0x0040
 
@@ -75,19 +79,49 @@ def format_utc(instant):
 class Clock:
     """The kiosk's view of time; pass another one (or an offset) in tests."""
 
-    def __init__(self, offset_s=0.0):
-        self.offset = timedelta(seconds=offset_s)
+    def __init__(self, offset_s=0.0, offset_file=None):
+        self._offset = timedelta(seconds=offset_s)
+        self._offset_file = offset_file
+        self._offset_stamp = None
         self.boot_id = boot_id()
 
     @classmethod
     def from_environment(cls, environ=os.environ):
-        """The real clock, shifted by $KIOSK_FAKE_CLOCK_OFFSET_S if set (tests only)."""
+        """The real clock, shifted by $KIOSK_FAKE_CLOCK_OFFSET_S, or by the seconds in the
+        file $KIOSK_FAKE_CLOCK_OFFSET_FILE names, if set (tests only)."""
+        path = environ.get(FAKE_OFFSET_FILE_ENV, "").strip()
+        if path:
+            clock = cls(offset_file=path)
+            clock.offset  # noqa: B018  # read once now: a bad file is a ValueError at start
+            return clock
         raw = environ.get(FAKE_OFFSET_ENV, "").strip()
-        return cls(float(raw)) if raw else cls()
+        try:
+            return cls(float(raw)) if raw else cls()
+        except ValueError:
+            raise ValueError(f"{FAKE_OFFSET_ENV}: expected a number of seconds, "
+                             f"got {raw!r}") from None
+
+    @property
+    def offset(self):
+        """How far the wall clock is shifted (a timedelta)."""
+        if self._offset_file is not None:
+            try:
+                stat = os.stat(self._offset_file)
+                stamp = (stat.st_mtime_ns, stat.st_size)
+                if stamp != self._offset_stamp:
+                    with open(self._offset_file) as f:
+                        self._offset = timedelta(seconds=float(f.read().strip()))
+                    self._offset_stamp = stamp
+            except (OSError, ValueError):
+                if self._offset_stamp is None:
+                    raise ValueError(f"{FAKE_OFFSET_FILE_ENV}: {self._offset_file} does not "
+                                     "hold a number of seconds") from None
+                # half-written by the test: keep the last offset
+        return self._offset
 
     @property
     def faked(self):
-        return bool(self.offset)
+        return self._offset_file is not None or bool(self._offset)
 
     def now(self):
         """The wall clock, UTC, aware."""

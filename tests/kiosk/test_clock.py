@@ -1,6 +1,7 @@
 """kiosk.clock: wall clock UTC, CLOCK_BOOTTIME, boot id, NTP state, the fake offset seam."""
 
 import ctypes
+import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,3 +67,26 @@ def test_a_fake_offset_shifts_the_wall_clock_and_is_never_synced(monkeypatch):
     assert fake.now().tzinfo is not None and fake.boot_id == real.boot_id
     with pytest.raises(ValueError):
         clock.Clock.from_environment({clock.FAKE_OFFSET_ENV: "soon"})
+
+
+def test_a_fake_offset_file_makes_the_clock_jump_while_running(tmp_path):
+    offset = tmp_path / "offset"
+    offset.write_text("0\n")
+    fake = clock.Clock.from_environment({clock.FAKE_OFFSET_FILE_ENV: str(offset)})
+    assert fake.faked and fake.synced() is False
+    before = fake.now()
+    offset.write_text(str(-2 * 365 * 86400))  # NTP steps a stale clock, or the RTC-less boot
+    os.utime(offset, ns=(1, 10**18))  # a new mtime even within the same tick
+    jumped = fake.now()
+    assert timedelta(days=729) < before - jumped < timedelta(days=731)
+    offset.write_text("")  # caught half-written: the last offset stays
+    os.utime(offset, ns=(2, 2 * 10**18))
+    assert abs((fake.now() - jumped).total_seconds()) < 5
+
+
+def test_a_bad_fake_clock_seam_is_a_value_error_naming_it(tmp_path):
+    with pytest.raises(ValueError, match="KIOSK_FAKE_CLOCK_OFFSET_S: expected a number"):
+        clock.Clock.from_environment({clock.FAKE_OFFSET_ENV: "soon"})
+    (tmp_path / "offset").write_text("soon")
+    with pytest.raises(ValueError, match="KIOSK_FAKE_CLOCK_OFFSET_FILE: .* does not hold"):
+        clock.Clock.from_environment({clock.FAKE_OFFSET_FILE_ENV: str(tmp_path / "offset")})
