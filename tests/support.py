@@ -1,6 +1,8 @@
-"""Small helpers shared by the test suites: polling with a deadline, free ports."""
+"""Small helpers shared by the test suites: polling with a deadline, free ports, a full disk."""
 
+import shutil
 import socket
+import subprocess
 import time
 
 
@@ -24,3 +26,29 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def skip_unless_private_tmpfs(directory):
+    """Skip the test unless a tmpfs can be mounted in a private mount namespace here (root,
+    and a container that lets us): what the real full-disk tests need."""
+    import pytest
+
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1)")
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "mount", "-t",
+                            "tmpfs", "-o", "size=64k", "tmpfs", str(directory)],
+                           capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("cannot mount a tmpfs in a mount namespace here (needs root)")
+
+
+def fill_disk(directory):
+    """Write a file in *directory* until its filesystem is full; the file's path."""
+    filler = directory / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    return filler

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support import wait_until
+from tests.support import fill_disk, wait_until
 
 KIOSK = str(Path(sys.executable).with_name("kiosk"))
 STORM = 1200
@@ -31,18 +31,6 @@ def status(config):
 
 def recorded(config):
     return (status(config) or {}).get("recorded_total", 0)
-
-
-def fill(directory):
-    """Write a file until the disk is full; its path."""
-    filler = directory / "filler"
-    with open(filler, "wb", buffering=0) as f:
-        try:
-            while True:
-                f.write(b"\0" * 4096)
-        except OSError:
-            pass
-    return filler
 
 
 def start(config, log, rate):
@@ -66,7 +54,7 @@ def main(config, data_dir, log, full_s):
     try:
         wait_until(lambda: " ready: " in log.read_text(), timeout=30, message="kiosk ready")
         wait_until(lambda: recorded(config) >= 10, timeout=30, message="presses stored")
-        filler = fill(data_dir)
+        filler = fill_disk(data_dir)
         wait_until(lambda: "disk is full" in log.read_text(), timeout=30,
                    message="the disk-full line")
         result["recorded_when_full"] = recorded(config)

@@ -80,21 +80,22 @@ def drain(hub, kiosk, timeout=120):
         kiosk.start(rate=0)
         # SIGTERM before the daemon is up would end it by the default action, not a stop.
         wait_until(lambda: " ready: " in kiosk.log.read_text()[seen:], timeout=30,
-                   message=f"{_device(kiosk)} to start")
+                   message=f"{device_of(kiosk)} to start")
 
     def synced():
         status = kiosk.status()
         n = status["recorded_total"]
         # Nothing queued means the hub confirmed every press; the newest is the last proof.
-        return status["queued"] == 0 and (n == 0 or n in hub_seqs(hub, _device(kiosk))) and (n,)
+        return status["queued"] == 0 and (n == 0 or n in hub_seqs(hub, device_of(kiosk))) and (n,)
 
     (total,) = wait_until(synced, timeout=timeout, interval=0.3,
-                          message=f"{_device(kiosk)} to sync everything")
+                          message=f"{device_of(kiosk)} to sync everything")
     assert kiosk.stop() == 0, kiosk.log.read_text()[-2000:]
     return total
 
 
-def _device(kiosk):
+def device_of(kiosk):
+    """The device id of a KioskProcess (its directory's name)."""
     return kiosk.dir.name
 
 
@@ -123,7 +124,7 @@ def check_invariant(hub, kiosks, tmp_path, allowed_gaps=None, recorded=None):
     to its recorded_total when its buffer is gone already (drained before it went)."""
     figures = {"presses": 0, "lost": 0, "duplicates": 0}
     for kiosk in kiosks:
-        device = _device(kiosk)
+        device = device_of(kiosk)
         total = (recorded or {}).get(device) or drain(hub, kiosk)
         seqs = hub_seqs(hub, device)
         expected = set(range(1, total + 1)) - set((allowed_gaps or {}).get(device, ()))

@@ -6,7 +6,6 @@ final invariant of tests/faults/helpers.py and records its figures for docs/reli
 
 import json
 import random
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -22,13 +21,14 @@ import requests
 from tests.faults.figures import record, scale
 from tests.faults.helpers import (
     check_invariant,
+    device_of,
     drain,
     hub_seqs,
     kill_hub,
     rollups_recomputed,
     rows,
 )
-from tests.support import wait_until
+from tests.support import skip_unless_private_tmpfs, wait_until
 from tests.sync.processes import HUB, KIOSK, HubProcess, KioskProcess, _env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,13 +154,7 @@ def test_disk_full_in_data_dir(hub, tmp_path):
     """data_dir on a 4 MiB tmpfs that fills up during a press storm (a private mount namespace,
     so root only): presses are held in memory and stored once there is room, the sync thread
     rides it out, and the hub gets every press once."""
-    if shutil.which("unshare") is None:
-        pytest.skip("no unshare(1)")
-    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "mount", "-t",
-                            "tmpfs", "-o", "size=64k", "tmpfs", str(tmp_path)],
-                           capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip("cannot mount a tmpfs in a mount namespace here (needs root)")
+    skip_unless_private_tmpfs(tmp_path)
     hub.start()
     kiosk = _kiosk(tmp_path, hub, "kiosk-1")
     full_s = scale(1, 5)
@@ -252,7 +246,7 @@ def _fill_backlog(kiosk, total):
     now = datetime.now(UTC) - timedelta(minutes=10)
     span = timedelta(days=3)
     rand = random.Random(5)
-    buffer = PressBuffer(kiosk.data_dir, device_id=_device_id(kiosk), max_presses=total)
+    buffer = PressBuffer(kiosk.data_dir, device_id=device_of(kiosk), max_presses=total)
     try:
         for first in range(1, total + 1, 100_000):
             rows = [(seq, str(uuid.uuid4()), rand.randint(1, 4),
@@ -262,10 +256,6 @@ def _fill_backlog(kiosk, total):
                 buffer.conn.executemany(INSERT, rows)
     finally:
         buffer.close()
-
-
-def _device_id(kiosk):
-    return kiosk.dir.name
 
 
 def _hub_count(hub):
@@ -374,10 +364,6 @@ def test_database_locked_by_a_long_reader_and_a_held_write_lock(hub, tmp_path):
     record("hub", "database locked: a long reader, then a write lock held past busy_timeout",
            faults=1 + holds, **figures,
            note=f"{len(answers)} of {holds} batches under the lock answered 503, none stored")
-
-
-def kiosk_token(kiosk):
-    return (kiosk.dir / "token").read_text().strip()
 
 
 def test_backup_under_load_restores_to_an_identical_database(hub, tmp_path):

@@ -19,7 +19,7 @@ from kiosk.simulate import press
 from kiosk.systemd import Notifier
 from tests.kiosk.conftest import THANKS, FakeClock, WatchedPin, rows
 from tests.kiosk.helpers import write_config
-from tests.support import wait_until
+from tests.support import fill_disk, wait_until
 
 
 class Lines(logging.Handler):
@@ -32,18 +32,6 @@ class Lines(logging.Handler):
 
     def seen(self, text):
         return any(text in line for line in self.lines)
-
-
-def fill(directory):
-    """Write a file until the disk is full; its path."""
-    filler = directory / "filler"
-    with open(filler, "wb", buffering=0) as f:
-        try:
-            while True:
-                f.write(b"\0" * 4096)
-        except OSError:
-            pass
-    return filler
 
 
 def main(disk):
@@ -66,7 +54,7 @@ def main(disk):
         happy = daemon.hardware.buttons["happy"]
         press(happy)
         wait_until(lambda: daemon.stored == 1 and not led.state, message="press 1 thanked")
-        filler = fill(disk)
+        filler = fill_disk(disk)
         clock.advance(0.5)
         press(happy)
         wait_until(lambda: lines.seen("database or disk is full"), message="the disk full line")

@@ -2,24 +2,17 @@
 memory and retried, its LED stays dark, the daemon lives, and it is stored once there is room."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.support import skip_unless_private_tmpfs
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_full_disk_holds_the_press_until_there_is_room(tmp_path):
-    if shutil.which("unshare") is None:
-        pytest.skip("no unshare(1)")
-    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "mount", "-t",
-                            "tmpfs", "-o", "size=64k", "tmpfs", str(tmp_path)],
-                           capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip("cannot mount a tmpfs in a mount namespace here (needs root)")
+    skip_unless_private_tmpfs(tmp_path)
     done = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable,
                            "-m", "tests.kiosk.disk_full", str(tmp_path / "disk")],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
