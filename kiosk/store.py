@@ -345,27 +345,27 @@ class PressBuffer:
         try:
             queued = self._scalar(QUEUED_COUNT)
             parked = self._scalar("SELECT count(*) FROM presses WHERE parked_reason IS NOT NULL")
-            status = {
+            this_boot = clock.boot_id()
+            skew = self.get_meta("clock_skew_s")
+            if self.get_meta("clock_skew_boot_id") not in (None, this_boot):
+                skew = None  # measured in an earlier boot: the clock has started over since
+            return {
                 "device_id": self.device_id,
                 "recorded_total": self.recorded_total(),
                 "queued": queued,
                 "oldest_queued_at": self._scalar(OLDEST_QUEUED),
                 "last_sync_at": self.get_meta("last_sync_at"),
                 "last_sync_error": self.get_meta("last_sync_error"),
-                "clock_synced": None,
-                "boot_id": None,
+                "clock_synced": clock.clock_synced(),
+                "boot_id": this_boot,
                 "parked": parked,
                 "buffer_full": queued + parked >= self.max_presses,
-                "clock_skew_s": self.get_meta("clock_skew_s"),
+                "clock_skew_s": skew,
                 "hub_auth_error": self.get_meta("hub_auth_error"),
             }
         finally:
             if snapshot:
                 self.conn.execute("COMMIT")
-        status.update(clock_synced=clock.clock_synced(), boot_id=clock.boot_id())
-        if self.get_meta("clock_skew_boot_id") not in (None, status["boot_id"]):
-            status["clock_skew_s"] = None  # measured in an earlier boot: says nothing now
-        return status
 
     def _scalar(self, sql, params=()):
         row = self.conn.execute(sql, params).fetchone()
