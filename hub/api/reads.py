@@ -8,7 +8,7 @@ from hub.csvout import csv_lines
 from hub.db import get_db, hub_now
 from hub.errors import invalid_field
 from hub.store import Database
-from hub.times import parse_date
+from hub.times import FIRST_YEAR, LAST_YEAR, parse_date
 
 MAX_LIMIT = 10000
 
@@ -81,7 +81,7 @@ def _date_param(name):
     value = request.args.get(name)
     parsed = parse_date(value)
     if parsed is None:
-        raise invalid_field(name, "a date YYYY-MM-DD (years 1900-9998)", value,
+        raise invalid_field(name, f"a date YYYY-MM-DD (years {FIRST_YEAR}-{LAST_YEAR})", value,
                             missing=value is None)
     return parsed
 

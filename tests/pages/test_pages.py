@@ -90,16 +90,18 @@ def test_admin_moves_a_device_and_only_later_presses_follow_it(admin, site, clie
     assert "kiosk-1 moved to lon" in flashed
     clock.set("2026-11-22T14:00:00+00:00")
     send(client, kiosk, [press(2, 1, "2026-11-22T13:00:00Z")])  # pressed after the move
-    places = db.rows("SELECT p.seq, l.slug FROM presses p JOIN locations l"
-                     " ON l.id = p.location_id ORDER BY p.seq")
-    assert [tuple(row) for row in places] == [(1, "ams"), (2, "lon")]
+
+    def places():
+        return [tuple(row) for row in db.rows("SELECT p.seq, l.slug FROM presses p JOIN"
+                                              " locations l ON l.id = p.location_id"
+                                              " ORDER BY p.seq")]
+
+    assert places() == [(1, "ams"), (2, "lon")]
     refused = post_form(admin, "/admin/devices", "/admin/devices/kiosk-1/move",
                         {"location": "nowhere"})
     assert refused.status_code == 302  # back, with the reason flashed
     assert "nowhere" in admin.get("/admin/devices").get_data(as_text=True)
-    assert [tuple(row) for row in db.rows("SELECT p.seq, l.slug FROM presses p JOIN"
-                                          " locations l ON l.id = p.location_id"
-                                          " ORDER BY p.seq")] == [(1, "ams"), (2, "lon")]
+    assert places() == [(1, "ams"), (2, "lon")]
 
 
 def test_admin_edits_a_location_and_its_thresholds(admin, site):
