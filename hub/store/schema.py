@@ -182,10 +182,80 @@ DEVICE_PARKED = [
     "ALTER TABLE device_state ADD COLUMN parked INTEGER",
 ]
 
+# The clock skew the hub measured for each boot of a device (from a heartbeat or a batch
+# envelope with sent_at): a press of an earlier boot with an unsynchronised clock is placed
+# by it (time_source "skew", rule 3 of the contract). SQLite cannot widen a CHECK in place:
+# the presses table is copied into one that allows "skew", keeping every rowid.
+BOOT_SKEWS = [
+    """CREATE TABLE boot_skews (
+        device_id TEXT NOT NULL REFERENCES devices (device_id),
+        boot_id TEXT NOT NULL,
+        skew_ms INTEGER NOT NULL,
+        measured_at TEXT NOT NULL,
+        PRIMARY KEY (device_id, boot_id)
+    ) STRICT, WITHOUT ROWID""",
+    """CREATE TABLE presses_with_skew (
+        device_id TEXT NOT NULL REFERENCES devices (device_id),
+        seq INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        mood INTEGER NOT NULL CHECK (mood BETWEEN 1 AND 4),
+        pressed_at TEXT NOT NULL,
+        device_pressed_at TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        time_source TEXT NOT NULL
+            CHECK (time_source IN ('device', 'uptime', 'skew', 'uncertain')),
+        misuse INTEGER NOT NULL CHECK (misuse IN (0, 1)),
+        location_id INTEGER NOT NULL REFERENCES locations (id),
+        boot_id TEXT NOT NULL,
+        uptime_ms INTEGER NOT NULL,
+        clock_synced INTEGER NOT NULL CHECK (clock_synced IN (0, 1)),
+        UNIQUE (device_id, seq)
+    ) STRICT""",
+    """INSERT INTO presses_with_skew (rowid, device_id, seq, id, mood, pressed_at,
+        device_pressed_at, received_at, time_source, misuse, location_id, boot_id, uptime_ms,
+        clock_synced)
+        SELECT rowid, device_id, seq, id, mood, pressed_at, device_pressed_at, received_at,
+        time_source, misuse, location_id, boot_id, uptime_ms, clock_synced FROM presses""",
+    "DROP TABLE presses",
+    "ALTER TABLE presses_with_skew RENAME TO presses",
+    """CREATE INDEX presses_by_location_time
+        ON presses (location_id, pressed_at, device_id, seq)""",
+]
+
+# What the hub tells a kiosk it holds, and the cards a device has had:
+# held_through: every seq 1..held_through is stored (a kiosk resends synced presses above it
+#   that the hub lost, e.g. to a restore from backup);
+# seq_jumped: seqs skipped by a jump far ahead (a kiosk bug), not counted as missing presses;
+# seq_conflicts: batches answered 409 seq_conflict (a replaced or re-flashed card);
+# device_buffers: each press buffer (SD card) a device has sent from, first and last seen.
+DAY_TWO = [
+    "ALTER TABLE device_state ADD COLUMN held_through INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE device_state ADD COLUMN seq_jumped INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE device_state ADD COLUMN seq_conflicts INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE device_state ADD COLUMN last_seq_conflict_at TEXT",
+    "ALTER TABLE device_state ADD COLUMN buffer_id TEXT",
+    """UPDATE device_state SET held_through = coalesce((
+        SELECT min(p.seq) FROM presses p
+        WHERE p.device_id = device_state.device_id
+        AND NOT EXISTS (SELECT 1 FROM presses q
+                        WHERE q.device_id = p.device_id AND q.seq = p.seq + 1)
+        AND EXISTS (SELECT 1 FROM presses r WHERE r.device_id = p.device_id AND r.seq = 1)
+    ), 0)""",
+    """CREATE TABLE device_buffers (
+        device_id TEXT NOT NULL REFERENCES devices (device_id),
+        buffer_id TEXT NOT NULL,
+        first_seen_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        PRIMARY KEY (device_id, buffer_id)
+    ) STRICT, WITHOUT ROWID""",
+]
+
 # (name, statements), applied in order; the schema version is how many have been applied.
 MIGRATIONS = [
     ("initial schema", INITIAL),
     ("pages and alerts", PAGES_AND_ALERTS),
     ("device press counts", DEVICE_PRESS_COUNTS),
     ("parked presses", DEVICE_PARKED),
+    ("boot skews", BOOT_SKEWS),
+    ("day-two sync: held_through, seq jumps and conflicts, cards", DAY_TWO),
 ]
