@@ -23,11 +23,12 @@ HTTP_CODES = {
 class ApiError(Exception):
     """An error an API client caused or can act on; rendered as JSON with its HTTP status."""
 
-    def __init__(self, status, code, message):
+    def __init__(self, status, code, message, extra=None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.extra = extra or {}  # more top-level fields of the answer (409's highest_seq)
 
 
 def unauthorized(message="missing, unknown or revoked credentials"):
@@ -58,8 +59,8 @@ def _show(value):
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def error_response(status, code, message):
-    response = jsonify({"error": {"code": code, "message": message}})
+def error_response(status, code, message, extra=None):
+    response = jsonify({"error": {"code": code, "message": message}, **(extra or {})})
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
@@ -77,14 +78,14 @@ def register_error_handlers(app, on_api_error=None):
     *on_api_error(code)* is called for each error answered, so that rejections can be counted.
     """
 
-    def answer(status, code, message):
+    def answer(status, code, message, extra=None):
         if on_api_error is not None:
             on_api_error(code)
-        return error_response(status, code, message)
+        return error_response(status, code, message, extra)
 
     @app.errorhandler(ApiError)
     def handle_api_error(error):
-        return answer(error.status, error.code, error.message)
+        return answer(error.status, error.code, error.message, error.extra)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error):

@@ -1,9 +1,10 @@
 """Accepting what kiosks send: place each press in time, then store the batch."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hub.store import ingest as store
+from hub.store import reads
 from hub.times import format_utc, place_in_time
 
 
@@ -23,17 +24,31 @@ class PlacedPress:
 
 
 def accept_batch(db, batch, received):
-    """Store a validated PressBatch received at *received* (hub clock); (inserted, duplicates)."""
+    """Store a validated PressBatch received at *received* (hub clock);
+    (inserted, duplicates, Held). Raises store.SeqConflict or store.SeqTooFar."""
+    skews = _earlier_boot_skews(db, batch)
     placed = []
     for press in batch.presses:
-        when, source = place_in_time(press, batch.boot_id, batch.uptime_ms, received)
+        when, source = place_in_time(press, batch.boot_id, batch.uptime_ms, received, skews)
         text = press.pressed_at_text if when is press.pressed_at else format_utc(when)
         placed.append(PlacedPress(
             press.seq, press.id, press.mood, when, text, source, press.pressed_at_text,
             press.misuse, press.boot_id, press.uptime_ms, press.clock_synced,
         ))
-    return store.insert_presses(db, batch.device_id, placed, received, batch.state)
+    return store.insert_presses(db, batch.device_id, placed, received, batch.state,
+                                batch.buffer_id)
+
+
+def _earlier_boot_skews(db, batch):
+    """{boot_id: timedelta}: the clock skews measured in the boots of the batch's presses
+    other than its own (rule 3); no query for a batch of one boot, the usual case."""
+    boots = {press.boot_id for press in batch.presses if press.boot_id != batch.boot_id}
+    if not boots:
+        return {}
+    return {boot: timedelta(milliseconds=skew_ms)
+            for boot, skew_ms in reads.boot_skews(db, batch.device_id, boots).items()}
 
 
 def accept_heartbeat(db, beat, received):
-    store.record_heartbeat(db, beat, received)
+    """Record a heartbeat; what the hub holds of the device (Held)."""
+    return store.record_heartbeat(db, beat, received)

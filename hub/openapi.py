@@ -79,20 +79,30 @@ _STATE = {
     "version": {"type": "string", "minLength": 1, "maxLength": 100, "nullable": True},
     "parked": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "nullable": True,
                "description": "presses the kiosk keeps but will not send again (refused)"},
+    "buffer_id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
+                  "nullable": True,
+                  "description": "the kiosk's press buffer (SD card): a new one is a card change"},
+}
+
+_HELD = {
+    "highest_seq": {**_COUNT, "description": "the highest seq the hub holds for the device"},
+    "held_through": {**_COUNT, "description": "the hub holds every seq 1..held_through; a "
+                     "kiosk resends synced presses above it that the hub no longer holds"},
+}
+
+_ERROR_OBJECT = {
+    "type": "object", "required": ["code", "message"], "additionalProperties": False,
+    "properties": {
+        "code": {"type": "string", "pattern": "^[a-z]+(_[a-z]+)*$", "example": "invalid_field"},
+        "message": {"type": "string", "minLength": 1,
+                    "example": "presses[3].mood: expected an integer 1-4, got 7"},
+    },
 }
 
 SCHEMAS = {
     "Error": {
         "type": "object", "required": ["error"], "additionalProperties": False,
-        "properties": {"error": {
-            "type": "object", "required": ["code", "message"], "additionalProperties": False,
-            "properties": {
-                "code": {"type": "string", "pattern": "^[a-z]+(_[a-z]+)*$",
-                         "example": "invalid_field"},
-                "message": {"type": "string", "minLength": 1,
-                            "example": "presses[3].mood: expected an integer 1-4, got 7"},
-            },
-        }},
+        "properties": {"error": _ERROR_OBJECT},
     },
     "Press": {
         "type": "object",
@@ -128,9 +138,24 @@ SCHEMAS = {
         },
     },
     "BatchResult": {
-        "type": "object", "required": ["inserted", "duplicates", "server_time"],
+        "type": "object",
+        "required": ["inserted", "duplicates", "server_time", "highest_seq", "held_through"],
         "additionalProperties": False,
-        "properties": {"inserted": _COUNT, "duplicates": _COUNT, "server_time": _TIMESTAMP},
+        "properties": {"inserted": _COUNT, "duplicates": _COUNT, "server_time": _TIMESTAMP,
+                       **_HELD},
+    },
+    "SeqConflict": {
+        "type": "object", "required": ["error", "highest_seq", "conflicts"],
+        "additionalProperties": False,
+        "description": "seqs of the batch are stored with other press ids (a replaced or "
+                       "re-flashed card); nothing was stored: the kiosk renumbers those "
+                       "presses above highest_seq and sends them again",
+        "properties": {
+            "error": _ERROR_OBJECT,
+            "highest_seq": _HELD["highest_seq"],
+            "conflicts": {"type": "array", "items": {"type": "integer", "minimum": 1},
+                          "description": "the seqs of the batch stored with other ids"},
+        },
     },
     "Heartbeat": {
         "type": "object", "required": ["device_id", "boot_id", "uptime_ms", "sent_at"],
@@ -143,8 +168,9 @@ SCHEMAS = {
         },
     },
     "HeartbeatResult": {
-        "type": "object", "required": ["server_time"], "additionalProperties": False,
-        "properties": {"server_time": _TIMESTAMP},
+        "type": "object", "required": ["server_time", "highest_seq", "held_through"],
+        "additionalProperties": False,
+        "properties": {"server_time": _TIMESTAMP, **_HELD},
     },
     "Summary": {
         "type": "object", "required": ["counts", "total", "happy_index"],
@@ -196,7 +222,12 @@ SCHEMAS = {
                                           "description": "the device's own clock"},
                     "received_at": _TIMESTAMP,
                     "time_source": {"type": "string",
-                                    "enum": ["device", "uptime", "uncertain"]},
+                                    "enum": ["device", "uptime", "skew", "uncertain"],
+                                    "description": (
+                                        "how pressed_at was placed: device (its synchronised"
+                                        " clock), uptime (the sending boot's uptime), skew"
+                                        " (its clock corrected by the skew measured in its"
+                                        " boot), uncertain (its clock, unchecked)")},
                     "misuse": {"type": "boolean"},
                 },
             }},
@@ -224,7 +255,8 @@ PATHS = {
             "requestBody": {"required": True,
                             "content": {"application/json": {"schema": _ref("PressBatch")}}},
             "responses": {"200": _json(_ref("BatchResult"), "Stored; a (device, seq) "
-                                       "already stored counts as a duplicate"),
+                                       "already stored with the same id counts as a duplicate"),
+                          "409": _json(_ref("SeqConflict"), "A seq is another press's"),
                           **_errors(400, 401, 403, 413, 415, 503)},
         },
         "get": {

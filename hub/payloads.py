@@ -41,6 +41,7 @@ class Heartbeat:
     clock_synced: bool | None
     version: str | None
     parked: int | None = None  # presses the kiosk keeps but will not send again
+    buffer_id: str | None = None  # the kiosk's press buffer (its SD card)
 
 
 @dataclass(slots=True)
@@ -52,6 +53,7 @@ class PressBatch:
     # The heartbeat's optional fields riding along (the batch is then the heartbeat too);
     # None when the envelope has none of them.
     state: Heartbeat | None = None
+    buffer_id: str | None = None  # the kiosk's press buffer (its SD card)
 
 
 # The heartbeat's fields a batch envelope may carry too.
@@ -140,6 +142,7 @@ def parse_press_batch(body, device_id, max_presses=MAX_PRESSES):
         raise too_large(f"presses: at most {max_presses} per batch, got {len(presses)}")
     boot_id = _pattern(body, "boot_id", _BOOT_ID, "a boot id")
     uptime_ms = _integer(body, "uptime_ms", 0)
+    buffer_id = _buffer_id(body)
     state = None
     if any(body.get(key) is not None for key in STATE_FIELDS):
         state = _state(body, device_id, boot_id, uptime_ms, sent_at_required=False)
@@ -157,7 +160,14 @@ def parse_press_batch(body, device_id, max_presses=MAX_PRESSES):
             )
         first_index[press.seq] = i
         parsed.append(press)
-    return PressBatch(device_id, boot_id, uptime_ms, parsed, state)
+    return PressBatch(device_id, boot_id, uptime_ms, parsed, state, buffer_id)
+
+
+def _buffer_id(body):
+    value = body.get("buffer_id")
+    if value is None:
+        return None
+    return _pattern(body, "buffer_id", _BOOT_ID, "a buffer id")
 
 
 def _quick_press(raw, boot_id):
@@ -226,4 +236,5 @@ def _state(body, device_id, boot_id, uptime_ms, sent_at_required):
         clock_synced=_boolean(body, "clock_synced", nullable=True),
         version=_text(body, "version", nullable=True),
         parked=_integer(body, "parked", 0, nullable=True),
+        buffer_id=_buffer_id(body),
     )

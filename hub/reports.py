@@ -334,7 +334,8 @@ def heatmap_csv_rows(heatmap):
 DEVICE_COLUMNS = ("device_id", "last_seen_at", "silent", "queued", "parked",
                   "oldest_queued_at",
                   "clock_synced", "clock_skew_ms", "version", "presses", "highest_seq",
-                  "missing")
+                  "missing", "seq_jumped", "card", "card_since", "cards", "seq_conflicts",
+                  "last_seq_conflict_at")
 MOODS_COLUMNS = ("mood", "presses", "share_pct")
 
 
@@ -366,6 +367,15 @@ def device_health(db, location_id, tz, now, thresholds):
             "clock_synced": None if synced is None else bool(synced),
             "clock_skew_ms": device["clock_skew_ms"],
             "version": device["version"],
-            "presses": stored, "highest_seq": highest, "missing": highest - stored,
+            "presses": stored, "highest_seq": highest,
+            # A jump far ahead (a kiosk bug) is shown apart, not as presses missing.
+            "missing": max(0, highest - stored - device["seq_jumped"]),
+            "seq_jumped": device["seq_jumped"],
+            # The press buffer (SD card) it sends from, since when, and how many it has had.
+            "card": device["buffer_id"],
+            "card_since": local_time(device["card_since"], tz),
+            "cards": device["cards"],
+            "seq_conflicts": device["seq_conflicts"],
+            "last_seq_conflict_at": local_time(device["last_seq_conflict_at"], tz),
         })
     return result

@@ -10,7 +10,8 @@ from flask import current_app, jsonify, request
 from hub import ingest, payloads
 from hub.auth import require_device
 from hub.db import get_db, hub_now
-from hub.errors import ApiError, too_large
+from hub.errors import ApiError, invalid_field, too_large
+from hub.store.ingest import MAX_SEQ_AHEAD, SeqConflict, SeqTooFar
 from hub.times import format_utc
 
 
@@ -19,18 +20,40 @@ def post_presses():
     body = read_json_body()
     batch = payloads.parse_press_batch(body, device.name, current_app.config["MAX_PRESSES"])
     now = hub_now()
-    inserted, duplicates = ingest.accept_batch(get_db(), batch, now)
+    try:
+        inserted, duplicates, held = ingest.accept_batch(get_db(), batch, now)
+    except SeqConflict as conflict:
+        raise seq_conflict(conflict) from None
+    except SeqTooFar as far:
+        raise invalid_field(
+            f"presses[{far.index}].seq",
+            f"at most {far.highest_seq + MAX_SEQ_AHEAD:,} ({MAX_SEQ_AHEAD:,} above the highest"
+            f" seq the hub holds for this device, {far.highest_seq})", far.seq) from None
     # server_time as in the heartbeat's answer: a kiosk whose batch carried the heartbeat's
-    # fields reads its clock skew from it and skips that interval's heartbeat.
-    return jsonify(inserted=inserted, duplicates=duplicates, server_time=format_utc(now))
+    # fields reads its clock skew from it and skips that interval's heartbeat. highest_seq
+    # and held_through tell it what the hub holds (a restored hub may have lost presses).
+    return jsonify(inserted=inserted, duplicates=duplicates, server_time=format_utc(now),
+                   highest_seq=held.highest_seq, held_through=held.held_through)
 
 
 def post_heartbeat():
     device = require_device()
     beat = payloads.parse_heartbeat(read_json_body(), device.name)
     now = hub_now()
-    ingest.accept_heartbeat(get_db(), beat, now)
-    return jsonify(server_time=format_utc(now))
+    held = ingest.accept_heartbeat(get_db(), beat, now)
+    return jsonify(server_time=format_utc(now), highest_seq=held.highest_seq,
+                   held_through=held.held_through)
+
+
+def seq_conflict(conflict):
+    """409: these seqs are another card's presses; the kiosk renumbers its own above."""
+    shown = ", ".join(str(seq) for seq in conflict.conflicts[:10])
+    more = f" and {len(conflict.conflicts) - 10} more" if len(conflict.conflicts) > 10 else ""
+    return ApiError(
+        409, "seq_conflict",
+        f"seqs {shown}{more} are stored with other press ids (a replaced or re-flashed card?);"
+        f" renumber these presses above {conflict.highest_seq} and send them again",
+        {"highest_seq": conflict.highest_seq, "conflicts": conflict.conflicts})
 
 
 def read_json_body():

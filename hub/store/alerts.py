@@ -115,7 +115,11 @@ def devices(db, location_id=None):
         "SELECT d.device_id, d.location_id, d.created_at, s.last_seen_at, s.last_heartbeat_at,"
         " s.last_batch_at, s.queued, s.oldest_queued_at, s.clock_synced, s.clock_skew_ms,"
         " s.version, s.parked, coalesce(s.presses_stored, 0) AS presses_stored,"
-        " coalesce(s.highest_seq, 0) AS highest_seq"
+        " coalesce(s.highest_seq, 0) AS highest_seq, coalesce(s.seq_jumped, 0) AS seq_jumped,"
+        " coalesce(s.seq_conflicts, 0) AS seq_conflicts, s.last_seq_conflict_at, s.buffer_id,"
+        " (SELECT count(*) FROM device_buffers b WHERE b.device_id = d.device_id) AS cards,"
+        " (SELECT max(b.first_seen_at) FROM device_buffers b WHERE b.device_id = d.device_id"
+        "  AND b.buffer_id = s.buffer_id) AS card_since"
         " FROM devices d LEFT JOIN device_state s ON s.device_id = d.device_id"
         " WHERE d.revoked_at IS NULL"
     )

@@ -3,6 +3,7 @@
 import json
 from bisect import bisect_right
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 
 from hub.times import format_utc, local_hour, parse_timestamp, zone
@@ -61,69 +62,204 @@ def _zones(db):
     return {row[0]: zone(row[1]) for row in db.rows("SELECT id, timezone FROM locations")}
 
 
-def insert_presses(db, device_id, presses, received_at, state=None):
-    """Store a batch of placed presses whole or not at all; return (inserted, duplicates).
+# A seq may run at most this far ahead of the highest the hub holds for the device (a kiosk
+# never jumps more than its reserved block; 2**63 - 1 would poison "missing seqs" for good).
+MAX_SEQ_AHEAD = 1_000_000
+# A jump ahead wider than this is counted in seq_jumped, not as presses missing.
+SEQ_JUMP = 10_000
+
+
+class SeqConflict(Exception):
+    """Seqs of a batch are stored with other press ids (another card of the same device):
+    nothing of the batch was stored."""
+
+    def __init__(self, conflicts, highest_seq):
+        super().__init__(f"seqs {conflicts[:5]} are stored with other presses")
+        self.conflicts, self.highest_seq = conflicts, highest_seq
+
+
+class SeqTooFar(Exception):
+    """A press's seq is more than MAX_SEQ_AHEAD above the device's highest stored seq."""
+
+    def __init__(self, index, seq, highest_seq):
+        super().__init__(f"seq {seq} is too far ahead of {highest_seq}")
+        self.index, self.seq, self.highest_seq = index, seq, highest_seq
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What the hub holds of a device: its highest seq, and every seq 1..held_through."""
+
+    highest_seq: int
+    held_through: int
+
+
+def insert_presses(db, device_id, presses, received_at, state=None, buffer_id=None):
+    """Store a batch of placed presses whole or not at all; (inserted, duplicates, Held).
 
     *presses* are objects with seq, id, mood, placed (aware UTC), placed_text, time_source,
-    misuse, device_pressed_at (text), boot_id, uptime_ms, clock_synced. A (device, seq) already
-    stored is a duplicate; rollups and counters change only for rows actually inserted.
-    *state*, a heartbeat riding along in the batch envelope, is recorded in the same
-    transaction (one commit for both).
+    misuse, device_pressed_at (text), boot_id, uptime_ms, clock_synced. A (device, seq)
+    already stored with the same press id is a duplicate; with another id it is a
+    SeqConflict, and nothing is stored (only the conflict is counted). A seq more than
+    MAX_SEQ_AHEAD above the highest is SeqTooFar. Rollups and counters change only for rows
+    actually inserted. *state*, a heartbeat riding along in the batch envelope, is recorded
+    in the same transaction (one commit for both); *buffer_id* names the kiosk's press
+    buffer (its SD card).
     """
     received = format_utc(received_at)
+    conflict = None
     with db.atomic():
-        stored = {
-            row[0]
-            for row in db.rows(
-                "SELECT seq FROM presses WHERE device_id = ?"
-                " AND seq IN (SELECT value FROM json_each(?))",
-                (device_id, json.dumps([p.seq for p in presses])),
+        before = _device_seqs(db, device_id)
+        stored = dict(db.rows(
+            "SELECT seq, id FROM presses WHERE device_id = ?"
+            " AND seq IN (SELECT value FROM json_each(?))",
+            (device_id, json.dumps([p.seq for p in presses])),
+        ))
+        conflicts = [p.seq for p in presses if stored.get(p.seq, p.id) != p.id]
+        _record_buffer(db, device_id, buffer_id, received)  # before last_seen_at moves on
+        if conflicts:
+            db.execute(
+                "INSERT INTO device_state (device_id, last_seen_at, seq_conflicts,"
+                " last_seq_conflict_at) VALUES (?, ?, 1, ?) ON CONFLICT (device_id) DO UPDATE"
+                " SET last_seen_at = excluded.last_seen_at,"
+                " seq_conflicts = seq_conflicts + 1,"
+                " last_seq_conflict_at = excluded.last_seq_conflict_at",
+                (device_id, received, received),
             )
-        }
-        fresh = [p for p in presses if p.seq not in stored]
-        history = db.rows(
-            "SELECT since, location_id FROM device_locations WHERE device_id = ? ORDER BY since",
-            (device_id,),
-        )
-        starts = [row[0] for row in history]
-        counter = RollupCounter(_zones(db))
-        rows = []
-        for p in fresh:
-            placed = p.placed_text
-            # The location the device was at when pressed (history[0] starts at "").
-            location_id = history[bisect_right(starts, placed) - 1][1]
-            counter.add(location_id, p.placed, placed, p.mood, p.misuse)
-            rows.append((
-                device_id, p.seq, p.id, p.mood, placed, p.device_pressed_at,
-                received, p.time_source, int(p.misuse), location_id, p.boot_id, p.uptime_ms,
-                int(p.clock_synced),
-            ))
-        inserted = db.executemany(_INSERT_PRESS, rows).rowcount if rows else 0
-        if inserted != len(rows):
-            # Cannot happen while we hold the write lock; refuse rather than miscount.
-            raise RuntimeError(f"expected to insert {len(rows)} presses, inserted {inserted}")
-        db.executemany(_ADD_TO_ROLLUP, counter.rows())
-        duplicates = len(presses) - inserted
-        _count(db, "presses_ingested", inserted)
-        _count(db, "presses_duplicate", duplicates)
-        db.execute(
-            "INSERT INTO device_state (device_id, last_seen_at, last_batch_at, presses_stored,"
-            " highest_seq) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (device_id) DO UPDATE SET last_seen_at = excluded.last_seen_at,"
-            " last_batch_at = excluded.last_batch_at,"
-            " presses_stored = presses_stored + excluded.presses_stored,"
-            " highest_seq = max(highest_seq, excluded.highest_seq)",
-            (device_id, received, received, inserted, max((p.seq for p in fresh), default=0)),
-        )
-        if state is not None:
-            _record_state(db, state, received_at)
-    return inserted, duplicates
+            conflict = SeqConflict(conflicts, before.highest_seq)
+        else:
+            inserted, duplicates, held = _insert_fresh(
+                db, device_id, presses, stored, received, before)
+            if state is not None:
+                _record_state(db, state, received_at)
+    if conflict is not None:
+        raise conflict
+    return inserted, duplicates, held
+
+
+def _insert_fresh(db, device_id, presses, stored, received, before):
+    highest = before.highest_seq
+    for index, p in enumerate(presses):
+        if p.seq > highest + MAX_SEQ_AHEAD:
+            raise SeqTooFar(index, p.seq, highest)
+    fresh = [p for p in presses if p.seq not in stored]
+    history = db.rows(
+        "SELECT since, location_id FROM device_locations WHERE device_id = ? ORDER BY since",
+        (device_id,),
+    )
+    starts = [row[0] for row in history]
+    counter = RollupCounter(_zones(db))
+    rows = []
+    jumped = 0
+    for p in sorted(fresh, key=lambda p: p.seq):
+        if p.seq > highest:
+            if p.seq - highest - 1 > SEQ_JUMP:
+                jumped += p.seq - highest - 1
+            highest = p.seq
+        placed = p.placed_text
+        # The location the device was at when pressed (history[0] starts at "").
+        location_id = history[bisect_right(starts, placed) - 1][1]
+        counter.add(location_id, p.placed, placed, p.mood, p.misuse)
+        rows.append((
+            device_id, p.seq, p.id, p.mood, placed, p.device_pressed_at,
+            received, p.time_source, int(p.misuse), location_id, p.boot_id, p.uptime_ms,
+            int(p.clock_synced),
+        ))
+    inserted = db.executemany(_INSERT_PRESS, rows).rowcount if rows else 0
+    if inserted != len(rows):
+        # Cannot happen while we hold the write lock; refuse rather than miscount.
+        raise RuntimeError(f"expected to insert {len(rows)} presses, inserted {inserted}")
+    db.executemany(_ADD_TO_ROLLUP, counter.rows())
+    duplicates = len(presses) - inserted
+    _count(db, "presses_ingested", inserted)
+    _count(db, "presses_duplicate", duplicates)
+    held_through = before.held_through
+    if any(p.seq == held_through + 1 for p in fresh):
+        held_through = _held_through(db, device_id, held_through)
+    db.execute(
+        "INSERT INTO device_state (device_id, last_seen_at, last_batch_at, presses_stored,"
+        " highest_seq, held_through, seq_jumped) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (device_id) DO UPDATE SET last_seen_at = excluded.last_seen_at,"
+        " last_batch_at = excluded.last_batch_at,"
+        " presses_stored = presses_stored + excluded.presses_stored,"
+        " highest_seq = max(highest_seq, excluded.highest_seq),"
+        " held_through = excluded.held_through,"
+        " seq_jumped = seq_jumped + excluded.seq_jumped",
+        (device_id, received, received, inserted, highest, held_through, jumped),
+    )
+    return inserted, duplicates, Held(highest, held_through)
+
+
+def _device_seqs(db, device_id):
+    row = db.row("SELECT highest_seq, held_through FROM device_state WHERE device_id = ?",
+                 (device_id,))
+    return Held(0, 0) if row is None else Held(row[0], row[1])
+
+
+def held(db, device_id):
+    """What the hub holds of *device_id* (for the heartbeat's answer)."""
+    return _device_seqs(db, device_id)
+
+
+def _held_through(db, device_id, start):
+    """The end of the run of stored seqs start+1, start+2, … (each seq is walked once: the
+    mark only grows)."""
+    held_through = start
+    while True:
+        seqs = [row[0] for row in db.rows(
+            "SELECT seq FROM presses WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT 1000",
+            (device_id, held_through))]
+        for seq in seqs:
+            if seq != held_through + 1:
+                return held_through
+            held_through = seq
+        if len(seqs) < 1000:
+            return held_through
+
+
+def _record_buffer(db, device_id, buffer_id, received):
+    """A buffer (card) not seen last time: the card was replaced, re-flashed or came back."""
+    if buffer_id is None:
+        return
+    row = db.row("SELECT buffer_id, last_seen_at FROM device_state WHERE device_id = ?",
+                 (device_id,))
+    if row is not None and row[0] == buffer_id:
+        return
+    if row is not None and row[0] is not None:  # the last card's last sign of life
+        db.execute("UPDATE device_buffers SET last_seen_at = ? WHERE device_id = ?"
+                   " AND buffer_id = ?", (row[1] or received, device_id, row[0]))
+    db.execute(
+        "INSERT INTO device_buffers (device_id, buffer_id, first_seen_at, last_seen_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (device_id, buffer_id) DO UPDATE"
+        " SET last_seen_at = excluded.last_seen_at",
+        (device_id, buffer_id, received, received),
+    )
+    db.execute(
+        "INSERT INTO device_state (device_id, buffer_id) VALUES (?, ?)"
+        " ON CONFLICT (device_id) DO UPDATE SET buffer_id = excluded.buffer_id",
+        (device_id, buffer_id),
+    )
+
+
+def recount_held_through(db):
+    """Set every device's held_through from its presses (after a rebuild or a restore)."""
+    db.execute(
+        "UPDATE device_state SET held_through = coalesce(("
+        " SELECT min(p.seq) FROM presses p WHERE p.device_id = device_state.device_id"
+        " AND NOT EXISTS (SELECT 1 FROM presses q"
+        "                 WHERE q.device_id = p.device_id AND q.seq = p.seq + 1)"
+        " AND EXISTS (SELECT 1 FROM presses r WHERE r.device_id = p.device_id AND r.seq = 1)"
+        "), 0)"
+    )
 
 
 def record_heartbeat(db, beat, received_at):
-    """Keep the latest state a device reported, and how far its clock is from the hub's."""
+    """Keep the latest state a device reported, and how far its clock is from the hub's;
+    what the hub holds of the device (Held)."""
     with db.atomic():
+        _record_buffer(db, beat.device_id, beat.buffer_id, format_utc(received_at))
         _record_state(db, beat, received_at)
+        return _device_seqs(db, beat.device_id)
 
 
 def _record_state(db, beat, received_at):
@@ -151,6 +287,16 @@ def _record_state(db, beat, received_at):
             beat.version, beat.parked,
         ),
     )
+    if skew_ms is not None and beat.clock_synced is not True:
+        # Kept per boot to place that boot's presses arriving in a later boot (rule 3); only
+        # while unsynchronised: a skew read after NTP set the clock says nothing of them.
+        db.execute(
+            "INSERT INTO boot_skews (device_id, boot_id, skew_ms, measured_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (device_id, boot_id) DO UPDATE SET"
+            " skew_ms = excluded.skew_ms, measured_at = excluded.measured_at"
+            " WHERE excluded.measured_at >= boot_skews.measured_at",
+            (beat.device_id, beat.boot_id, skew_ms, received),
+        )
 
 
 def rebuild_rollups(db):

@@ -37,7 +37,8 @@ def test_a_batch_is_stored_and_counted(client, kiosk, db):
     assert response.status_code == 200
     # server_time as in the heartbeat's answer: the hub's clock when it stored the batch.
     assert response.json == {"inserted": 2, "duplicates": 0,
-                             "server_time": "2026-11-22T12:00:00.000Z"}
+                             "server_time": "2026-11-22T12:00:00.000Z",
+                             "highest_seq": 2, "held_through": 2}
     assert [tuple(row) for row in stored(db)] == [(1, 4, "device"), (2, 1, "device")]
 
 
@@ -311,7 +312,8 @@ def test_a_heartbeat_is_stored_with_the_clock_skew(client, kiosk, db, clock):
                      version="0.1.0", parked=2)
     response = client.post("/api/v1/heartbeat", json=beat, headers=kiosk)
     assert response.status_code == 200
-    assert response.json == {"server_time": "2026-11-22T12:00:00.000Z"}
+    assert response.json == {"server_time": "2026-11-22T12:00:00.000Z",
+                             "highest_seq": 0, "held_through": 0}
     state = db.row("SELECT * FROM device_state WHERE device_id = 'kiosk-1'")
     assert state["clock_skew_ms"] == 2500
     assert state["queued"] == 3
@@ -366,7 +368,8 @@ def test_a_batch_envelope_with_the_heartbeat_fields_records_them_with_the_skew(c
     body = batch([press(1), press(2)], uptime_ms=7000) | STATE
     response = client.post(PRESSES_URL, json=body, headers=kiosk)
     assert response.json == {"inserted": 2, "duplicates": 0,
-                             "server_time": "2026-11-22T12:00:00.000Z"}
+                             "server_time": "2026-11-22T12:00:00.000Z",
+                             "highest_seq": 2, "held_through": 2}
     state = device_state(db)
     assert state["clock_skew_ms"] == 2500
     assert state["sent_at"] == "2026-11-22T12:00:02.500Z"
@@ -416,7 +419,9 @@ def test_a_batch_without_the_fields_leaves_the_heartbeat_state_alone(client, kio
     # As before the extension: a batch sets only when the device was seen and what it stored.
     assert after.pop("last_seen_at") == after.pop("last_batch_at") == "2026-11-22T12:01:00.000Z"
     assert after.pop("presses_stored") == 2 and after.pop("highest_seq") == 2
-    for key in ("last_seen_at", "last_batch_at", "presses_stored", "highest_seq"):
+    assert after.pop("held_through") == 2
+    for key in ("last_seen_at", "last_batch_at", "presses_stored", "highest_seq",
+                "held_through"):
         before.pop(key)
     assert after == before
 

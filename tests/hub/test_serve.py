@@ -46,7 +46,8 @@ def test_hub_serve_answers_and_stops_cleanly_on_sigterm(site, db_path, tmp_path)
                       press(2, mood=3, pressed_at="2026-11-22T10:20:00Z")])
         response = requests.post(url + "/api/v1/presses", json=body, headers=kiosk, timeout=5)
         assert response.json() == {"inserted": 2, "duplicates": 0,
-                                   "server_time": response.json()["server_time"]}
+                                   "server_time": response.json()["server_time"],
+                                   "highest_seq": 2, "held_through": 2}
         response = requests.post(url + "/api/v1/presses", json=body, headers=kiosk, timeout=5)
         assert response.json()["inserted"] == 0 and response.json()["duplicates"] == 2
 
