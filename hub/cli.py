@@ -473,7 +473,8 @@ def rebuild_rollups(hub):
 @pass_hub
 def backup(hub, dest, keep):
     """Copy the database, safely while the hub runs. DEST is a directory (gets
-    hub-YYYYmmddTHHMMSSZ.db, created if missing) or a file path ending in .db.
+    hub-YYYYmmddTHHMMSSZ.db, created if missing) or a file path ending in .db. A DEST that
+    is the live database, its -wal or -shm, or any SQLite file in use is refused (exit 2).
 
     \b
     Example:
@@ -481,6 +482,8 @@ def backup(hub, dest, keep):
     """
     try:
         written, removed = backups.backup(hub.open(), dest, hub.now(), keep)
+    except backups.LiveDatabase as error:
+        raise click.BadParameter(str(error), param_hint="'DEST'") from None
     except (ValueError, OSError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(str(written))

@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -209,6 +210,52 @@ def test_backup_to_a_file_and_into_a_new_directory(hub_cli, ams, tmp_path):
     result = hub_cli("backup", str(tmp_path / "new" / "dir"), "--keep", "14")
     assert result.exit_code == 0 and "/new/dir/hub-" in result.stdout
     assert "--keep" in one_line_error(hub_cli("backup", str(tmp_path / "c.db"), "--keep", "2"))
+
+
+@pytest.mark.parametrize("form", ["absolute", "relative", "symlink", "hard link", "-wal", "-shm"])
+def test_backup_onto_the_live_database_is_refused_and_changes_nothing(
+        hub_cli, ams, db_path, tmp_path, monkeypatch, form):
+    monkeypatch.chdir(tmp_path)
+    hub_cli("location", "list")  # the database is open in WAL mode: its -wal and -shm exist
+    dest = {"absolute": str(db_path), "relative": "sub/../hub.db", "symlink": "link.db",
+            "hard link": "linked.db", "-wal": "hub.db-wal", "-shm": "hub.db-shm"}[form]
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.db").symlink_to(db_path)
+    (tmp_path / "linked.db").hardlink_to(db_path)
+    before = sorted(p.name for p in tmp_path.iterdir()), db_path.stat().st_ino
+    result = hub_cli("backup", dest)
+    assert "live database" in one_line_error(result, 2) and dest in result.stderr
+    assert (sorted(p.name for p in tmp_path.iterdir()), db_path.stat().st_ino) == before
+    assert hub_cli("location", "list").stdout.split()[0] == "ams"
+
+
+def test_backup_never_replaces_an_sqlite_file_in_use(hub_cli, ams, tmp_path):
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)  # another program's database, open in WAL mode
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.commit()
+    try:
+        assert "in use" in one_line_error(hub_cli("backup", str(other)), 2)
+        assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
+    finally:
+        conn.close()  # its last connection: SQLite removes the -wal and -shm
+    assert hub_cli("backup", str(other)).exit_code == 0  # an old copy, not open: replaced
+    copy = sqlite3.connect(other)
+    assert copy.execute("SELECT slug FROM locations").fetchall() == [("ams",)]
+    copy.close()
+
+
+def test_backup_into_the_live_databases_directory_keeps_the_live_database(runner, tmp_path):
+    # A database whose name looks like a backup, in the backup directory: never pruned.
+    live = tmp_path / "hub-20200101T000000Z.db"
+    assert runner.invoke(cli, ["--db", str(live), "init-db"]).exit_code == 0
+    for _ in range(2):
+        result = runner.invoke(cli, ["--db", str(live), "backup", str(tmp_path), "--keep", "1"])
+        assert result.exit_code == 0, result.stderr
+    assert live.is_file() and Path(result.stdout.strip()).is_file()
+    assert runner.invoke(cli, ["--db", str(live), "location", "list"]).exit_code == 0
 
 
 def test_demo_refuses_to_wipe_a_directory_that_is_not_a_demo(runner, tmp_path):
