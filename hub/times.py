@@ -73,14 +73,17 @@ def zone(name):
         return None
 
 
-def place_in_time(press, boot_id, uptime_ms, received):
+def place_in_time(press, boot_id, uptime_ms, received, skews=None):
     """Where a press goes on the hub's time line: (placed UTC datetime, time_source).
 
-    Rules 1-3 of the contract. A press whose uptime is later than the batch's (a kiosk bug)
-    or whose uptime placement falls outside the supported years is "uncertain", not refused.
+    Rules 1-4 of the contract. *skews* maps earlier boots' ids to the clock skew the hub
+    measured in them (device clock minus hub clock, a timedelta). A press whose uptime is
+    later than the batch's (a kiosk bug), whose uptime placement falls before the supported
+    years, or whose skew correction lands outside rule 1's window, is "uncertain", not
+    refused.
     """
     pressed_at = press.pressed_at
-    if press.clock_synced and TRUSTED_SINCE <= pressed_at <= received + TRUSTED_AHEAD:
+    if press.clock_synced and _trusted(pressed_at, received):
         return pressed_at, "device"
     if press.boot_id == boot_id and press.uptime_ms <= uptime_ms:
         try:
@@ -89,7 +92,19 @@ def place_in_time(press, boot_id, uptime_ms, received):
             placed = None
         if placed is not None and placed.year >= FIRST_YEAR:
             return placed, "uptime"
+    if press.boot_id != boot_id and skews and press.boot_id in skews:
+        try:
+            placed = pressed_at - skews[press.boot_id]
+        except OverflowError:
+            placed = None
+        # A correction that lands where rule 1 would not trust a clock is no better.
+        if placed is not None and _trusted(placed, received):
+            return placed, "skew"
     return pressed_at, "uncertain"
+
+
+def _trusted(instant, received):
+    return TRUSTED_SINCE <= instant <= received + TRUSTED_AHEAD
 
 
 def local_hour(instant, tz):

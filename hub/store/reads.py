@@ -1,4 +1,7 @@
-"""Reading what was stored: rollups by hour, raw presses by page, figures for /metrics."""
+"""Reading what was stored: rollups by hour, raw presses by page, figures for /metrics,
+the clock skews measured in earlier boots."""
+
+import json
 
 _SUM_NORMAL = "sum(n1), sum(n2), sum(n3), sum(n4)"
 _SUM_ALL = "sum(n1 + m1), sum(n2 + m2), sum(n3 + m3), sum(n4 + m4)"
@@ -82,6 +85,18 @@ def silent_devices(db, seen_before):
         " WHERE d.revoked_at IS NULL AND (s.last_seen_at IS NULL OR s.last_seen_at < ?)",
         (seen_before,),
     )[0]
+
+
+def boot_skews(db, device_id, boot_ids):
+    """{boot_id: skew_ms}: the clock skew measured in each of *boot_ids* that has one."""
+    return {
+        row[0]: row[1]
+        for row in db.rows(
+            "SELECT boot_id, skew_ms FROM boot_skews WHERE device_id = ?"
+            " AND boot_id IN (SELECT value FROM json_each(?))",
+            (device_id, json.dumps(sorted(boot_ids))),
+        )
+    }
 
 
 def ping(db):

@@ -129,11 +129,13 @@ class KioskProcess:
         self.log = self.dir / "kiosk.log"
         self.env = _env(**(extra_env or {}))
         self.process = None
+        self.wrapper = []  # a command that runs the daemon, e.g. in its own mount namespace
 
     def start(self, rate):
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
-                [KIOSK, "run", "--config", str(self.config), "--simulate", str(rate)],
+                [*self.wrapper, KIOSK, "run", "--config", str(self.config), "--simulate",
+                 str(rate)],
                 stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.dir,
             )
         return self

@@ -7,7 +7,10 @@ SYNC_FAULT_PRESSES (default 300) sets how many presses the run lasts for.
 """
 
 import os
+import shutil
 import sqlite3
+import subprocess
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,6 +27,7 @@ RATE = 1200  # presses per minute: 20 a second
 PHASES = ["pass", "kill", "cut", "503", "hub-restart", "kill", "drop", "delay", "truncate",
           "kill", "random", "reset", "hub-restart", "kill"]
 THREE_YEARS_S = 3 * 365 * 86400
+THREE_DAYS_S = 3 * 86400
 
 
 @pytest.fixture
@@ -58,6 +62,14 @@ class KioskBuffer:
     def presses(self):
         return self._read(lambda b: [tuple(r) for r in b.conn.execute(
             "SELECT seq, id, mood FROM presses ORDER BY seq")])
+
+    def meta(self, key):
+        return self._read(lambda b: b.get_meta(key))
+
+    def boot_ids(self):
+        """The boots the buffered presses were made in."""
+        return self._read(lambda b: {row[0] for row in b.conn.execute(
+            "SELECT DISTINCT boot_id FROM presses")})
 
 
 def test_every_press_reaches_the_hub_once_through_kills_hub_restarts_and_faults(tmp_path, hub):
@@ -153,6 +165,76 @@ def test_a_kiosk_clock_wrong_by_years_still_puts_presses_in_the_right_hour(tmp_p
         placed = _parse(press["pressed_at"])
         assert began - timedelta(seconds=5) <= placed <= ended + timedelta(seconds=5)
     # The hour rows count them in the hub's current local hour(s), not three years ago.
+    hours = hub.hourly(began, ended)
+    assert sum(h["total"] for h in hours) == recorded
+
+
+BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
+
+
+def in_boot(boot_id_file):
+    """A command prefix that runs a command with *boot_id_file* bind-mounted over the kernel's
+    boot id, in a mount namespace of its own: to the kiosk, a reboot (its uptime goes on)."""
+    user = [] if os.geteuid() == 0 else ["--map-root-user"]
+    return ["unshare", *user, "--mount", "--propagation", "private", "sh", "-c",
+            f'mount --bind "$0" {BOOT_ID_FILE} && exec "$@"', str(boot_id_file)]
+
+
+def skip_unless_boot_ids_can_be_faked(tmp_path):
+    probe = tmp_path / "probe_boot_id"
+    probe.write_text("probe-boot\n")
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1)")
+    result = subprocess.run([*in_boot(probe), "cat", BOOT_ID_FILE], capture_output=True,
+                            text=True, timeout=30)
+    if result.stdout.strip() != "probe-boot":
+        pytest.skip(f"cannot bind-mount over {BOOT_ID_FILE} here: {result.stderr.strip()}")
+
+
+def test_presses_of_an_earlier_boot_sent_after_a_reboot_are_placed_by_that_boots_skew(
+        tmp_path, hub):
+    skip_unless_boot_ids_can_be_faked(tmp_path)
+    token = hub.add_device("kiosk-reboot")
+    hub.start()
+    kiosk = KioskProcess(tmp_path, "kiosk-reboot", hub.url, token, sync_interval_s=0.5,
+                         extra_env={"KIOSK_FAKE_CLOCK_OFFSET_S": str(-THREE_DAYS_S)})
+    buffer = KioskBuffer(kiosk.data_dir)
+    boot_id_file = tmp_path / "boot_id"
+    kiosk.wrapper = in_boot(boot_id_file)
+    boot_a, boot_b = str(uuid.uuid4()), str(uuid.uuid4())
+    boot_id_file.write_text(boot_a + "\n")
+    try:
+        # Boot A, its clock 3 days behind and never synchronised: the hub measures the skew.
+        kiosk.start(0)
+        wait_until(lambda: buffer.meta("clock_skew_boot_id") == boot_a,
+                   timeout=30, message="the hub to answer boot A")
+        kiosk.kill()
+        # Still boot A, the hub down: the presses stay in the buffer.
+        hub.stop()
+        began = datetime.now(UTC)
+        kiosk.start(RATE)
+        wait_until(lambda: buffer.recorded() >= 40, timeout=30, message="40 presses")
+        kiosk.kill()
+        ended = datetime.now(UTC)
+        recorded = buffer.recorded()
+        # The Pi reboots (boot B) and the hub is back: boot A's presses go now.
+        boot_id_file.write_text(boot_b + "\n")
+        hub.start()
+        kiosk.start(0)
+        wait_until(lambda: buffer.status()["queued"] == 0, timeout=60, message="the drain")
+    finally:
+        kiosk.kill()
+    assert buffer.boot_ids() == {boot_a}
+
+    stored = hub.presses(device="kiosk-reboot")
+    assert len(stored) == recorded
+    for press in stored:
+        assert press["time_source"] == "skew"
+        device_time = _parse(press["device_pressed_at"]) + timedelta(days=3)  # 3 days behind
+        placed = _parse(press["pressed_at"])
+        for instant in (device_time, placed):
+            assert began - timedelta(seconds=5) <= instant <= ended + timedelta(seconds=5)
+    # The hour rows count them when they were pressed, not 3 days earlier.
     hours = hub.hourly(began, ended)
     assert sum(h["total"] for h in hours) == recorded
 
