@@ -4,6 +4,7 @@ kiosk.daemon, kiosk.store and friends."""
 import json
 import logging
 import os
+import select
 import signal
 import sys
 import tempfile
@@ -115,9 +116,8 @@ def run(config_path, rate, keyboard, verbose):
         log.warning("%s is set: the wall clock is shifted by %ss (tests only)",
                     clock.FAKE_OFFSET_ENV if not os.environ.get(clock.FAKE_OFFSET_FILE_ENV)
                     else clock.FAKE_OFFSET_FILE_ENV, kiosk_clock.offset.total_seconds())
-    # No signal handler: one that sets an Event takes a lock, and a second signal arriving
-    # inside it deadlocks the stop. Blocked here (every thread started later inherits the
-    # mask), the signals wait for sigtimedwait below.
+    # Blocked here, so every thread started later inherits the mask and only the main
+    # thread ever takes a stop signal, in _wait_for_stop.
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     mock = rate is not None or keyboard
     try:
@@ -139,16 +139,59 @@ def run(config_path, rate, keyboard, verbose):
         start_simulation(daemon.hardware.buttons, rate, daemon.stop_event)
         log.info("simulating %g presses a minute on mock pins", rate)
     keys = keyboard_thread(daemon.hardware.buttons, daemon.stop_event) if keyboard else None
-    while not daemon.stop_event.is_set():  # --keyboard's q sets it
-        received = signal.sigtimedwait(STOP_SIGNALS, 1.0)
+    failed = False
+    try:
+        received = _wait_for_stop(daemon.stop_event, log)  # --keyboard's q sets the event
         if received is not None:
-            log.info("%s received", signal.Signals(received.si_signo).name)
-            break
+            log.info("%s received", received.name)
+    except Exception:  # a bug: stop the whole daemon, never live on deaf to SIGTERM
+        log.exception("the main loop failed; stopping")
+        failed = True
     log.info("stopping: storing what is queued")
-    daemon.stop()
+    try:
+        daemon.stop()
+    except Exception:  # the writer may still be running: exit rather than hang half-stopped
+        log.exception("the stop failed; exiting without it")
+        os._exit(1)
     if keys is not None:
         keys.join(5)  # it restores the terminal; a daemon thread would be cut off at exit
-    sys.exit(1 if daemon.failed else 0)
+    sys.exit(1 if failed or daemon.failed else 0)
+
+
+def _wait_for_stop(stop_event, log, poll_s=1.0):
+    """Wait in the main thread for SIGTERM or SIGINT (returned) or *stop_event* (None).
+
+    The signals are blocked in every other thread. Here they are unblocked, with a handler
+    that does nothing (one that set an Event would take its lock, and a second signal landing
+    inside it hung the stop) and the wakeup fd, which writes each signal's number to a pipe
+    that select() watches. Not signal.sigtimedwait: after a pause (SIGSTOP, a debugger, a
+    frozen VM) longer than its timeout, CPython returns an unfilled siginfo, whose garbage
+    number may even name a real signal. select() comes back empty after such a pause.
+    """
+    reader, writer = os.pipe()
+    for fd in (reader, writer):
+        os.set_blocking(fd, False)
+    for number in STOP_SIGNALS:
+        signal.signal(number, _ignore)
+    signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    try:
+        while not stop_event.is_set():
+            ready, _, _ = select.select([reader], [], [], poll_s)
+            for number in os.read(reader, 64) if ready else b"":
+                if number in STOP_SIGNALS:
+                    return signal.Signals(number)
+                log.warning("signal wait: unexpected signal number %d ignored", number)
+        return None
+    finally:  # blocked again: a second SIGTERM while stopping stays pending, unheard
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        signal.set_wakeup_fd(-1)
+        os.close(reader)
+        os.close(writer)
+
+
+def _ignore(signum, frame):
+    """The stop signals' handler: their number reaches _wait_for_stop by the wakeup fd."""
 
 
 @main.command()

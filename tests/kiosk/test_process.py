@@ -1,5 +1,6 @@
 """`kiosk run --simulate` as a real process: kill -9 in a press storm, SIGTERM, systemd."""
 
+import contextlib
 import os
 import re
 import signal
@@ -137,6 +138,83 @@ def test_repeated_signals_never_hang_the_stop(tmp_path):
     assert code == 0
     assert time.monotonic() - started < 5
     assert [seq for (seq,) in kiosk.rows()] == kiosk.logged()  # flushed, all logged
+
+
+def test_pauses_stop_neither_the_daemon_nor_its_watchdog(tmp_path):
+    """SIGSTOP for longer than the main loop's 1 s wait, then SIGCONT, a few times (a debugger,
+    `kill -STOP`, a frozen VM): presses and WATCHDOG=1 go on after each pause, and SIGTERM
+    still stops the kiosk with exit 0, everything stored. signal.sigtimedwait returned a
+    garbage signal number after such a pause: the main loop died (SIGTERM then went unheard
+    for good) or took the garbage for a signal and stopped."""
+    name = f"kiosk-test-{os.getpid()}-{time.monotonic_ns()}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind("\0" + name)
+        listener.settimeout(20)
+        kiosk = Kiosk(tmp_path, NOTIFY_SOCKET="@" + name, WATCHDOG_USEC="1000000")
+        kiosk.start(1200)
+        try:
+            while not listener.recv(4096).decode().startswith("READY=1"):
+                pass
+            for pause in (2.5, 1.5, 3.0):
+                stored = len(kiosk.logged())
+                kiosk.process.send_signal(signal.SIGSTOP)
+                time.sleep(pause)  # the pause itself
+                listener.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    while listener.recv(4096):  # what was sent before the pause
+                        pass
+                listener.settimeout(20)
+                kiosk.process.send_signal(signal.SIGCONT)
+                assert [listener.recv(4096) for _ in range(3)] == [b"WATCHDOG=1"] * 3
+                wait_until(lambda stored=stored: len(kiosk.logged()) >= stored + 10,
+                           timeout=30, message="presses stored after the pause")
+                assert kiosk.process.poll() is None, kiosk.log.read_text()[-2000:]
+            started = time.monotonic()
+            assert kiosk.stop(signal.SIGTERM) == 0
+            assert time.monotonic() - started < 10
+        finally:
+            if kiosk.process.poll() is None:
+                kiosk.process.kill()
+                kiosk.process.wait()
+    text = kiosk.log.read_text()
+    assert "Traceback" not in text
+    assert " received" not in text.replace("SIGTERM received", "", 1)  # one signal, once
+    assert [seq for (seq,) in kiosk.rows()] == kiosk.logged()  # flushed, all logged
+
+
+BROKEN_MAIN_LOOP = """
+import sys
+from kiosk import cli
+
+def broken(stop_event, log, poll_s=1.0):
+    stop_event.wait(1.0)  # presses are being stored meanwhile
+    raise RuntimeError("a bug in the main loop")
+
+cli._wait_for_stop = broken
+sys.argv[0] = "kiosk"
+cli.main()
+"""
+
+
+def test_a_main_loop_that_fails_stops_the_whole_daemon_with_exit_1(tmp_path):
+    """A bug in the main loop (here injected) is not a daemon left half-alive, its stop
+    signals blocked: it stores what is queued and exits 1, so systemd restarts it."""
+    kiosk = Kiosk(tmp_path)
+    with kiosk.log.open("a") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", BROKEN_MAIN_LOOP, "run", "--config", str(kiosk.config),
+             "--simulate", "1200"], stdout=log, stderr=log, env=kiosk.env)
+    try:
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = kiosk.log.read_text()
+    assert code == 1, text[-2000:]
+    assert "the main loop failed; stopping" in text and "a bug in the main loop" in text
+    assert "stopped after storing" in text
+    assert kiosk.logged() and [seq for (seq,) in kiosk.rows()] == kiosk.logged()
 
 
 def test_keyboard_keys_1_to_4_press_the_buttons_and_q_quits(tmp_path):
