@@ -110,11 +110,36 @@ def _trusted(instant, received):
 def local_hour(instant, tz):
     """The local clock hour holding *instant*: (UTC key, local start with its offset).
 
-    The key is the UTC instant at which that local hour starts, so the repeated hour of a
-    DST fall-back day gives two keys and a :30 zone's hour starts at :30 UTC.
+    A local clock hour is a local date, an hour and a UTC offset. The key is the UTC instant
+    at which that hour really starts, and the label is that instant in local time: the
+    repeated hour of a DST fall-back day gives two keys, a :30 zone's hour starts at :30 UTC,
+    and an hour whose :00 does not exist with its offset starts where the clocks changed
+    (Chatham's 03 on its DST day is 03:45+13:45).
     """
-    start = instant.astimezone(tz).replace(minute=0, second=0, microsecond=0)
-    return hour_key(start), start.isoformat()
+    utc = instant.astimezone(UTC)
+    local = utc.astimezone(tz)
+    offset = local.utcoffset()
+    start = utc - timedelta(minutes=local.minute, seconds=local.second,
+                            microseconds=local.microsecond)
+    local_start = start.astimezone(tz)
+    if local_start.utcoffset() != offset:  # the clocks changed inside this hour (rare)
+        start = _offset_since(tz, start, utc, offset)
+        local_start = start.astimezone(tz)
+    return hour_key(start), local_start.isoformat()
+
+
+def _offset_since(tz, before, instant, offset):
+    """The UTC instant from which *tz* has had *offset* up to *instant*, found by bisection
+    between *before* (another offset, a whole second) and *instant* (zones change offset on
+    whole seconds)."""
+    low, high = 0, int((instant - before).total_seconds())  # offsets: other, *offset*
+    while high - low > 1:
+        middle = (low + high) // 2
+        if (before + timedelta(seconds=middle)).astimezone(tz).utcoffset() == offset:
+            high = middle
+        else:
+            low = middle
+    return before + timedelta(seconds=high)
 
 
 def hour_key(instant):

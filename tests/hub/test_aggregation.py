@@ -116,6 +116,32 @@ def test_st_johns_dst_days_skip_and_repeat_their_own_half_hour_offset_hours(clie
     assert all(h["total"] == 1 for h in fall)
 
 
+def test_chatham_dst_start_keeps_its_short_3_oclock_hour_apart(client, site, reader):
+    site.location("cha", "Pacific/Chatham")
+    kiosk = site.device("kiosk-1", "cha")
+    # Clocks jump 02:45+12:45 -> 03:45+13:45 at 14:00Z: hour 03 lasts 15 minutes.
+    # A press every 5 minutes from 13:30Z (02:15+12:45) to 14:30Z (04:15+13:45).
+    send(client, kiosk, presses_at(utc_times("2026-09-26T13:30:00+00:00", 13,
+                                             timedelta(minutes=5))))
+    hours = hourly(client, reader, "cha", "2026-09-27")
+    assert [(h["hour_start"], h["total"]) for h in hours] == [
+        ("2026-09-27T02:00:00+12:45", 6), ("2026-09-27T03:45:00+13:45", 3),
+        ("2026-09-27T04:00:00+13:45", 4)]
+
+
+def test_chatham_dst_end_repeats_a_quarter_hour_of_2_oclock_as_its_own_row(client, site,
+                                                                           reader):
+    site.location("cha", "Pacific/Chatham")
+    kiosk = site.device("kiosk-1", "cha")
+    # Clocks go back 03:45+13:45 -> 02:45+12:45 at 14:00Z: 02:45-03:00 happens twice.
+    send(client, kiosk, presses_at(utc_times("2026-04-04T13:30:00+00:00", 13,
+                                             timedelta(minutes=5))))
+    hours = hourly(client, reader, "cha", "2026-04-05")
+    assert [(h["hour_start"], h["total"]) for h in hours] == [
+        ("2026-04-05T03:00:00+13:45", 6), ("2026-04-05T02:45:00+12:45", 3),
+        ("2026-04-05T03:00:00+12:45", 4)]
+
+
 def test_kolkata_has_24_hours_on_the_days_europe_changes_its_clocks(client, site, reader):
     site.location("kol", "Asia/Kolkata")
     kiosk = site.device("kiosk-1", "kol")

@@ -17,11 +17,12 @@ from tests.hub.conftest import FakeClock
 from tests.hub.helpers import batch, press
 
 DEVICES = {"k-ams": ("ams", "Europe/Amsterdam"), "k-kol": ("kol", "Asia/Kolkata"),
-           "k-stj": ("stj", "America/St_Johns")}
+           "k-stj": ("stj", "America/St_Johns"), "k-cha": ("cha", "Pacific/Chatham")}
 # Presses cluster around the instants where local hours are odd: DST changes, day ends.
 EDGES = [datetime(2026, 3, 29, 1, tzinfo=UTC), datetime(2026, 10, 25, 1, tzinfo=UTC),
          datetime(2026, 3, 8, 5, 30, tzinfo=UTC), datetime(2026, 11, 1, 3, 30, tzinfo=UTC),
-         datetime(2026, 11, 21, 18, 30, tzinfo=UTC)]
+         datetime(2026, 11, 21, 18, 30, tzinfo=UTC),
+         datetime(2026, 4, 4, 14, tzinfo=UTC), datetime(2026, 9, 26, 14, tzinfo=UTC)]  # Chatham
 
 
 @st.composite
@@ -64,9 +65,12 @@ def recount(db):
     for location_id, timezone, pressed_at, mood, misuse in rows:
         instant = datetime.fromisoformat(pressed_at)
         local = instant.astimezone(ZoneInfo(timezone))
-        # These zones change offset only on whole local hours, so step back in UTC.
         start = instant - timedelta(minutes=local.minute, seconds=local.second,
                                     microseconds=local.microsecond)
+        # Where the clocks changed inside the hour (Chatham's, at :45), the hour starts at
+        # the change: walk up to it a second at a time.
+        while start.astimezone(ZoneInfo(timezone)).utcoffset() != local.utcoffset():
+            start += timedelta(seconds=1)
         bucket = counts[(location_id, start.strftime("%Y-%m-%dT%H:%M:%SZ"))]
         bucket[0] = start.astimezone(ZoneInfo(timezone)).isoformat()
         bucket[mood + 4 * misuse] += 1
