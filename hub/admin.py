@@ -111,9 +111,13 @@ def location_edit(slug):
                   "min_presses": _number("min_presses", 1, 100000),
                   "share_pct": _number("share_pct", 1, 100),
                   "silent_after_s": 60 * _number("silent_after_min", 1, 10080)}
-        registry.update_location(db, slug, name, timezone, hours, group)
+        recounted = registry.update_location(db, slug, name, timezone, hours, group)
         alert_store.save_settings(db, row["id"], limits)
-        flash(f"Location {slug} saved.")
+        if recounted is not None:
+            flash(f"Location {slug} saved; its {recounted[0]:,} presses are counted in the "
+                  f"hours of {timezone} now.")
+        else:
+            flash(f"Location {slug} saved.")
         return redirect(url_for(".location_edit", slug=slug))
     return render_template("admin/location.html", location=row,
                            limits=alert_store.settings(db)[row["id"]])

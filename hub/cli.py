@@ -14,7 +14,7 @@ from hub.csvout import csv_lines
 from hub.errors import ApiError
 from hub.hours import BadHours, OpeningHours
 from hub.payloads import DEVICE_ID
-from hub.store import Conflict, Database, NotInitialised, ingest, registry
+from hub.store import Conflict, Database, NotInitialised, registry, rollups
 from hub.times import format_utc, system_clock, zone
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}", re.ASCII)
@@ -142,16 +142,63 @@ def location_add(hub, slug, name, timezone, hours, group):
     """
     if not SLUG.fullmatch(slug):
         raise click.BadParameter("expected lowercase letters, digits and -", param_hint="SLUG")
-    if zone(timezone) is None:
+    _check_timezone(timezone)
+    _check_hours(hours)
+    registry.add_location(hub.open(), slug, name, timezone, hours, format_utc(hub.now()), group)
+    click.echo(f"added location {slug} ({timezone})")
+
+
+def _check_timezone(timezone):
+    if timezone is not None and zone(timezone) is None:
         raise click.BadParameter(f"{timezone!r} is not an IANA time zone (like Europe/Amsterdam)",
                                  param_hint="--timezone")
-    if hours is not None:
+
+
+def _check_hours(hours):
+    if hours:
         try:
             OpeningHours.parse(hours)
         except BadHours as error:
             raise click.BadParameter(str(error), param_hint="--hours") from None
-    registry.add_location(hub.open(), slug, name, timezone, hours, format_utc(hub.now()), group)
-    click.echo(f"added location {slug} ({timezone})")
+
+
+@location.command("edit")
+@click.argument("slug")
+@click.option("--name", help="Name shown to operators.")
+@click.option("--timezone", "timezone", metavar="IANA_TZ",
+              help="A new time zone: the location's presses are recounted into its local "
+                   "hours, saved in the same transaction as the change.")
+@click.option("--hours", help='Opening hours, e.g. "mon-fri 07:00-22:00"; "" for always open.')
+@click.option("--group", help='The group it belongs to; "" for none.')
+@pass_hub
+def location_edit(hub, slug, name, timezone, hours, group):
+    """Change a location's name, time zone, opening hours or group; what is not given stays.
+    A new time zone recounts its hourly counts in that zone (kiosks keep sending meanwhile).
+
+    \b
+    Example:
+        hub location edit ams-security --timezone Europe/London --hours "mon-sun 06:00-23:00"
+    """
+    if name is None and timezone is None and hours is None and group is None:
+        raise click.UsageError("nothing to change: give --name, --timezone, --hours or --group")
+    if name is not None and not name.strip():
+        raise click.BadParameter("a location needs a name", param_hint="--name")
+    _check_timezone(timezone)
+    _check_hours(hours)
+    db = hub.open()
+    row = registry.location(db, slug)
+    if row is None:
+        raise Conflict(f"no location {slug!r}; `hub location add` creates one")
+    timezone = timezone or row["timezone"]
+    recounted = registry.update_location(
+        db, slug, row["name"] if name is None else name, timezone,
+        row["opening_hours"] if hours is None else hours or None,
+        row["location_group"] if group is None else group or None)
+    if recounted is None:
+        click.echo(f"edited location {slug} ({timezone})")
+    else:
+        click.echo(f"edited location {slug} ({timezone}): recounted {recounted[0]} presses"
+                   f" into {recounted[1]} hourly rollups")
 
 
 @location.command("list")
@@ -457,13 +504,17 @@ def alerts_run(hub):
 @cli.command("rebuild-rollups")
 @pass_hub
 def rebuild_rollups(hub):
-    """Recompute the hourly counts from the raw presses (after a time zone change, say).
+    """Recompute the hourly counts from the raw presses, one location at a time (each
+    saved in a short transaction: kiosks keep sending meanwhile).
 
     \b
     Example:
         hub rebuild-rollups
     """
-    presses, hours = ingest.rebuild_rollups(hub.open())
+    try:
+        presses, hours = rollups.rebuild_rollups(hub.open())
+    except rollups.NotRebuilt as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"rebuilt {hours} hourly rollups from {presses} presses")
 
 

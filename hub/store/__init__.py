@@ -2,7 +2,8 @@
 
 `Database` opens a connection; the modules hold the statements, as functions taking it:
 `registry` (locations, devices, users, tokens), `ingest` (presses, heartbeats, rollups),
-`reads` (hourly counts, press pages, metrics).
+`rollups` (rebuilding them from the raw presses), `reads` (hourly counts, press pages,
+metrics).
 """
 
 from hub.store.database import Database, NotInitialised

@@ -88,6 +88,17 @@ class Database:
                 self.conn.execute("ROLLBACK")
             raise
 
+    @contextmanager
+    def snapshot(self):
+        """One read transaction: every statement inside sees the database as of the first
+        one, and takes no write lock (in WAL mode writers go on meanwhile)."""
+        self.conn.execute("BEGIN DEFERRED")
+        try:
+            yield self
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")  # nothing was written: only ends the snapshot
+
     def schema_version(self):
         """The number of migrations applied; 0 for an empty database."""
         exists = self.row(

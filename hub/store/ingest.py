@@ -1,4 +1,5 @@
-"""Writing presses, heartbeats and the rollups kept up to date with them."""
+"""Writing presses, heartbeats and the rollups kept up to date with them (rebuilding them
+from the raw presses: hub.store.rollups)."""
 
 import json
 from bisect import bisect_right
@@ -6,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
-from hub.times import format_utc, local_hour, parse_timestamp, zone
+from hub.times import format_utc, local_hour, zone
 
 _INSERT_PRESS = (
     "INSERT INTO presses (device_id, seq, id, mood, pressed_at, device_pressed_at,"
@@ -297,22 +298,6 @@ def _record_state(db, beat, received_at):
             " WHERE excluded.measured_at >= boot_skews.measured_at",
             (beat.device_id, beat.boot_id, skew_ms, received),
         )
-
-
-def rebuild_rollups(db):
-    """Recompute every rollup from the raw presses (the source of truth); return counts."""
-    with db.atomic():
-        counter = RollupCounter(_zones(db))
-        presses = 0
-        cursor = db.execute("SELECT location_id, pressed_at, mood, misuse FROM presses")
-        for location_id, pressed_at, mood, misuse in cursor:
-            counter.add(location_id, parse_timestamp(pressed_at), pressed_at, mood, misuse)
-            presses += 1
-        db.execute("DELETE FROM rollups")
-        rows = counter.rows()
-        db.executemany(_ADD_TO_ROLLUP, rows)
-        recount_device_presses(db)
-    return presses, len(rows)
 
 
 def recount_device_presses(db):

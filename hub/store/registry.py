@@ -6,6 +6,8 @@ import sqlite3
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from hub.store import rollups
+
 
 class Conflict(Exception):
     """A record that must be unique already exists, or one that must exist does not."""
@@ -220,12 +222,25 @@ def bearer(db, token):
 
 
 def update_location(db, slug, name, timezone, opening_hours, group):
-    with db.atomic():
+    """Save a location's settings; None, or (presses, hours) if its time zone changed: then
+    its rollups are recounted in the new zone and replaced in the transaction that changes
+    it, and the write lock is held only for that transaction (hub.store.rollups)."""
+
+    def save(db):
         db.execute(
-            "UPDATE locations SET name = ?, timezone = ?, opening_hours = ?, location_group = ?"
-            " WHERE slug = ?",
-            (name, timezone, opening_hours, group, slug),
+            "UPDATE locations SET name = ?, opening_hours = ?, location_group = ? WHERE id = ?",
+            (name, opening_hours, group, location_id),
         )
+
+    with db.atomic():
+        location_id = _location_id(db, slug)
+        if db.row("SELECT timezone FROM locations WHERE id = ?", (location_id,))[0] == timezone:
+            save(db)
+            return None
+    try:
+        return rollups.rebuild_location(db, location_id, timezone, also=save)
+    except rollups.NotRebuilt as error:
+        raise Conflict(f"location {slug!r} not saved: {error}") from None
 
 
 def users(db):

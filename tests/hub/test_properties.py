@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from hub.app import create_app
 from hub.db import close_connections
-from hub.store import Database, ingest, registry
+from hub.store import Database, registry
+from hub.store.rollups import rebuild_rollups
 from tests.hub.conftest import FakeClock
 from tests.hub.helpers import batch, press
 
@@ -106,7 +107,7 @@ def test_rollups_equal_a_recount_whatever_the_order_and_repetition(sent):
         assert db.row("SELECT count(*) FROM presses")[0] == len(unique)
         maintained = rollups(db)
         assert maintained == recount(db)
-        ingest.rebuild_rollups(db)
+        rebuild_rollups(db)
         assert rollups(db) == maintained
         db.close()
         close_connections(app)
