@@ -214,9 +214,12 @@ def test_backup_to_a_file_and_into_a_new_directory(hub_cli, ams, tmp_path):
 
 @pytest.mark.parametrize("form", ["absolute", "relative", "symlink", "hard link", "-wal", "-shm"])
 def test_backup_onto_the_live_database_is_refused_and_changes_nothing(
-        hub_cli, ams, db_path, tmp_path, monkeypatch, form):
+        hub_cli, ams, db_path, tmp_path, monkeypatch, request, form):
     monkeypatch.chdir(tmp_path)
-    hub_cli("location", "list")  # the database is open in WAL mode: its -wal and -shm exist
+    hub = sqlite3.connect(db_path)  # the database open, as by a running hub: -wal and -shm
+    hub.execute("SELECT count(*) FROM locations").fetchone()
+    request.addfinalizer(hub.close)
+    assert (tmp_path / "hub.db-wal").exists() and (tmp_path / "hub.db-shm").exists()
     dest = {"absolute": str(db_path), "relative": "sub/../hub.db", "symlink": "link.db",
             "hard link": "linked.db", "-wal": "hub.db-wal", "-shm": "hub.db-shm"}[form]
     (tmp_path / "sub").mkdir()
