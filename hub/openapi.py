@@ -327,13 +327,19 @@ PATHS = {
     "/healthz": {
         "get": {
             "operationId": "getHealthz",
-            "summary": "Whether the database answers",
+            "summary": "Whether the database answers and takes writes",
             "security": [],
             "responses": {
                 "200": _json({"type": "object", "required": ["status"],
                               "properties": {"status": {"type": "string", "enum": ["ok"]}}},
-                             "The database answers"),
-                "503": _json(_ref("Error"), "The database does not answer"),
+                             "The database answers and takes writes"),
+                "503": _json({"type": "object", "required": ["status", "write"],
+                              "properties": {
+                                  "status": {"type": "string", "enum": ["degraded"]},
+                                  "write": {"type": "string",
+                                            "description": "Why writes fail: disk full, a "
+                                                           "read-only file, no database"}}},
+                             "The database cannot take writes (or does not answer)"),
             },
         },
     },

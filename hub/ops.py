@@ -7,8 +7,7 @@ from datetime import timedelta
 from flask import Blueprint, Response, current_app, jsonify
 
 from hub.db import get_db, hub_now
-from hub.errors import error_response
-from hub.store import NotInitialised, reads
+from hub.store import NotInitialised, health, reads
 from hub.times import format_utc
 
 log = logging.getLogger(__name__)
@@ -22,13 +21,20 @@ REJECTION_CODES = ("unauthorized", "forbidden", "unsupported_media_type", "too_l
 
 @bp.get("/healthz")
 def healthz():
+    """200 {"status": "ok"} when the database answers and takes writes, else 503
+    {"status": "degraded", "write": reason}: what a load balancer or a monitor acts on."""
     try:
-        ok = reads.ping(get_db())
+        db = get_db()
+        answers = reads.ping(db)
     except (sqlite3.Error, NotInitialised) as error:
-        log.warning("health check failed: %s", error)
-        ok = False
-    if not ok:
-        return error_response(503, "unavailable", "the database does not answer")
+        log.warning("health check failed: %s", error)  # the path goes to the log, not out
+        answers = False
+    problem = (health.write_problem(db, format_utc(hub_now())) if answers
+               else "the database does not answer")
+    if problem is not None:
+        if answers:
+            log.warning("health check: the database cannot take writes: %s", problem)
+        return jsonify(status="degraded", write=problem), 503
     return jsonify(status="ok")
 
 

@@ -9,7 +9,7 @@ from werkzeug.test import EnvironBuilder
 
 from hub import alerts
 from hub.db import close_connections
-from hub.store import Database, registry
+from hub.store import Database, health, registry
 from hub.store import database as database_module
 from tests.hub.helpers import batch, error, press, send
 
@@ -521,4 +521,16 @@ def test_healthz(client, app, tmp_path):
     assert client.get("/healthz").json == {"status": "ok"}
     app.config["DATABASE"] = str(tmp_path / "missing.db")
     response = client.get("/healthz")
-    assert error(response) == (503, "unavailable")
+    assert response.status_code == 503
+    assert response.json == {"status": "degraded", "write": "the database does not answer"}
+    assert str(tmp_path) not in response.get_data(as_text=True)  # the path stays in the log
+
+
+def test_healthz_is_degraded_when_a_commit_works_but_a_batch_would_not_fit(client, monkeypatch):
+    # In WAL mode a tiny commit reuses the WAL's space on a full disk: the free space counts.
+    monkeypatch.setattr(health, "MIN_FREE_BYTES", 2**62)
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json["status"] == "degraded"
+    assert response.json["write"].startswith("disk full: ")
+    monkeypatch.undo()
+    assert client.get("/healthz").json == {"status": "ok"}

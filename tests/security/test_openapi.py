@@ -117,6 +117,13 @@ def test_refusals_of_read_endpoints_match_the_document(world):
     conforms("/healthz", "GET", client.get("/healthz"))
 
 
+def test_a_degraded_healthz_matches_the_document(app, tmp_path):
+    app.config["DATABASE"] = str(tmp_path / "missing.db")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503 and response.json["status"] == "degraded"
+    SCHEMA["/healthz"]["GET"].validate_response(response)  # a health answer, not an error
+
+
 def test_conforms_catches_a_body_or_status_the_document_does_not_allow():
     # The checker itself, so that the tests above cannot pass by checking nothing.
     from flask import Flask
