@@ -228,11 +228,22 @@ def status(config_path, as_json):
     skew = state["clock_skew_s"]
     rows = [
         ("device", state["device_id"]),
-        ("recorded", f"{state['recorded_total']} presses"),
+        ("recorded", f"up to seq {state['recorded_total']}"),
         ("queued", f"{state['queued']}" + (f" (oldest {state['oldest_queued_at']})"
                                            if state["oldest_queued_at"] else "")),
         ("parked", state["parked"]),
-        ("buffer", "FULL: only unsynced presses left" if state["buffer_full"] else "ok"),
+        ("buffer", ("FULL: only unsynced presses left" if state["buffer_full"] else "ok")
+         + (f" (card {state['buffer_id']})" if state.get("buffer_id") else "")),
+    ]
+    renumbered, resent = state.get("renumbered"), state.get("resent")
+    if renumbered:  # a card swap, seen by the hub
+        rows.append(("renumbered", f"{renumbered['presses']} presses as seqs "
+                     f"{renumbered['from']}-{renumbered['to']} at {renumbered['at']}: the hub "
+                     "held those seqs from another card of this device"))
+    if resent:
+        rows.append(("resent", f"{resent['presses']} synced presses at {resent['at']}: the "
+                     f"hub held only seqs 1-{resent['held_through']} (restored from a backup?)"))
+    rows += [
         ("last sync", state["last_sync_at"] or "never"),
         ("sync error", state["last_sync_error"] or "none"),
         ("clock", synced + ("" if skew is None else f", {skew:+.1f}s from the hub")),

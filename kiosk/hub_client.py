@@ -51,8 +51,10 @@ class HubClient:
     def post(self, path, body):
         """The hub's answer to POST *path*; transport failures raise SyncFailure(transient)."""
         try:
+            # Never follow a redirect: a captive portal answers with one, and requests would
+            # turn the POST into a GET of its login page.
             response = self.session.post(self.base + path, json=body, timeout=self.timeout,
-                                         verify=self.verify)
+                                         verify=self.verify, allow_redirects=False)
         except requests.exceptions.SSLError as error:
             # A certificate problem will not fix itself quickly: the slow retry.
             raise SyncFailure("refused", f"TLS: {_reason(error)}") from None
@@ -68,12 +70,38 @@ class HubClient:
 def classify(response):
     """SyncFailure for a non-2xx answer to which no press-level handling applies."""
     status = response.status_code
+    if 300 <= status < 400:
+        where = response.headers.get("Location") or "nowhere"
+        return SyncFailure("transient", f"hub answered {status} redirect to {where[:80]}: "
+                           "not the hub? captive portal?")
     message = f"HTTP {status} {error_message(response)}".rstrip()
     if status in (401, 403):
         return SyncFailure("auth", message)
     if status == 429 or status >= 500:
         return SyncFailure("transient", message, retry_after_s(response))
     return SyncFailure("refused", message)
+
+
+def contract_answer(response, sent=None):
+    """The JSON object of a 2xx answer, if it is the hub's: JSON, and for a batch of *sent*
+    presses, inserted + duplicates = sent. Anything else (a captive portal's 200 HTML page,
+    a proxy's empty 204) raises SyncFailure(transient): nothing is marked synced."""
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip()
+    try:
+        answer = response.json() if kind == "application/json" else None
+    except ValueError:
+        answer = None
+    not_hub = f"hub answered {response.status_code} {kind or 'without a content type'}"
+    if not isinstance(answer, dict):
+        raise SyncFailure("transient", f"{not_hub}: not the hub? captive portal?")
+    if sent is not None:
+        inserted, duplicates = answer.get("inserted"), answer.get("duplicates")
+        if type(inserted) is not int or type(duplicates) is not int \
+                or inserted + duplicates != sent:
+            raise SyncFailure("transient", f"hub answered {response.status_code} counting "
+                              f"{inserted!r} + {duplicates!r} of {sent} presses: not the hub?"
+                              " (nothing marked synced)")
+    return answer
 
 
 def error_message(response):

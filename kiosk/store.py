@@ -63,6 +63,8 @@ OLDEST_SYNCED = ("SELECT seq FROM presses WHERE synced_at IS NOT NULL ORDER BY s
                  "LIMIT ?")
 DELETE_OLDEST_SYNCED = f"DELETE FROM presses WHERE seq IN ({OLDEST_SYNCED})"  # noqa: S608
 QUEUED_COUNT = "SELECT count(*) FROM presses WHERE synced_at IS NULL AND parked_reason IS NULL"
+HIGH_WATER = "SELECT seq FROM sqlite_sequence WHERE name = 'presses'"
+HIGHEST_SYNCED = "SELECT max(seq) FROM presses WHERE synced_at IS NOT NULL"
 OLDEST_QUEUED = ("SELECT pressed_at FROM presses WHERE synced_at IS NULL AND parked_reason "
                  "IS NULL ORDER BY seq LIMIT 1")
 
@@ -178,6 +180,10 @@ class PressBuffer:
                 if floor:
                     log.warning("new press buffer %s: seq continues above %d",
                                 self.path, floor)
+            # Names this buffer (this SD card) to the hub, which shows a new one as a card
+            # change; an older buffer gets its name the first time it is opened for writing.
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('buffer_id', ?)",
+                         (json.dumps(str(uuid.uuid4())),))
 
     def _check(self):
         rows = self.conn.execute("PRAGMA quick_check").fetchall()
@@ -224,10 +230,12 @@ class PressBuffer:
                 landed = self._landed(press_id)
                 if landed:
                     return landed
-            seq = self._last_seq + 1
-            if self._seq_file is not None and seq > self._reserved:
-                self._reserve(seq + SEQ_BLOCK - 1)
             with self.transaction():
+                # Read inside the write lock: the sync thread may have renumbered presses
+                # above this thread's last seq (renumber()).
+                seq = max(self._last_seq, self._scalar(HIGH_WATER) or 0) + 1
+                if self._seq_file is not None and seq > self._reserved:
+                    self._reserve(seq + SEQ_BLOCK - 1)
                 self._make_room()
                 self.conn.execute(
                     INSERT,
@@ -291,6 +299,41 @@ class PressBuffer:
         with self.transaction():
             self.conn.executemany("UPDATE presses SET synced_at = ? WHERE seq = ?",
                                   [(when, seq) for seq in seqs])
+
+    def renumber(self, seqs, above):
+        """Give the queued presses *seqs*, which the hub holds other presses under (another
+        card of this device), new seqs above *above* and above every seq handed out here;
+        {old seq: new seq}. Only presses the hub never accepted may be renumbered: the hub
+        names exactly those (a seq stored there with another id is not this press)."""
+        with self.transaction():
+            top = max(int(above), self.recorded_total())
+            mapping = {}
+            for old in sorted(seqs):
+                moved = self.conn.execute(
+                    "UPDATE presses SET seq = ? WHERE seq = ? AND synced_at IS NULL"
+                    " AND parked_reason IS NULL", (top + 1, old)).rowcount
+                if moved:
+                    top += 1
+                    mapping[old] = top
+            if mapping:
+                # UPDATE does not move AUTOINCREMENT's mark; the writer reads it (record()).
+                self.conn.execute("UPDATE sqlite_sequence SET seq = max(seq, ?)"
+                                  " WHERE name = 'presses'", (top,))
+                if self._seq_file is not None and top > _read_seq_file(self._seq_file):
+                    self._reserve(top + SEQ_BLOCK - 1)
+        return mapping
+
+    def requeue_synced_above(self, seq):
+        """Send again every synced press above *seq* (the hub no longer holds them all:
+        restored from a backup); how many."""
+        with self.transaction():
+            return self.conn.execute(
+                "UPDATE presses SET synced_at = NULL WHERE synced_at IS NOT NULL AND seq > ?",
+                (seq,)).rowcount
+
+    def highest_synced(self):
+        """The highest seq still here that the hub has accepted, or None."""
+        return self._scalar(HIGHEST_SYNCED)
 
     def park(self, seq, reason):
         """The hub refuses this press: keep it, never send it again."""
@@ -362,6 +405,9 @@ class PressBuffer:
                 "buffer_full": queued + parked >= self.max_presses,
                 "clock_skew_s": skew,
                 "hub_auth_error": self.get_meta("hub_auth_error"),
+                "buffer_id": self.get_meta("buffer_id"),
+                "renumbered": self.get_meta("last_renumber"),
+                "resent": self.get_meta("last_resend"),
             }
         finally:
             if snapshot:

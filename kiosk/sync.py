@@ -9,9 +9,14 @@ Every failure is sorted (docs/decisions.md, "Sync"):
     too large  413                                    halve the batch; a single press is parked
     bad press  400                                    bisect, park the press the hub refuses
     refused    401, 403 (and a 400 on the envelope)   stop sending, report, retry every 5 min
-A press is marked synced only after a 2xx. When an answer is lost after the hub committed,
-the resend comes back as duplicates (the hub is idempotent on device + seq) and is marked
-synced then, so nothing is counted twice.
+    seq conflict 409 seq_conflict                      renumber the presses named above the
+                                                      hub's highest_seq, send them again
+A press is marked synced only after a 2xx that is the hub's JSON counting every press sent
+(a captive portal's 200 page or a redirect is a transient failure, never a delivery). When
+an answer is lost after the hub committed, the resend comes back as duplicates (the hub is
+idempotent on device + seq + id) and is marked synced then, so nothing is counted twice.
+Every answer says what the hub holds (held_through): synced presses above it that the hub
+lost (restored from a backup) are sent again; they are kept keep_synced_days for this.
 """
 
 import logging
@@ -23,7 +28,14 @@ from datetime import UTC, datetime, timedelta
 
 from kiosk import __version__
 from kiosk.clock import Clock
-from kiosk.hub_client import TIMEOUT_S, HubClient, SyncFailure, classify, error_message
+from kiosk.hub_client import (
+    TIMEOUT_S,
+    HubClient,
+    SyncFailure,
+    classify,
+    contract_answer,
+    error_message,
+)
 from kiosk.store import PressBuffer, StoreError
 
 log = logging.getLogger(__name__)
@@ -98,6 +110,7 @@ class SyncLoop:
         self._prune_due = float("-inf")
         self._progress = {"synced": 0, "since": monotonic(), "logged": False}
         self._draining = False
+        self._renumbered = False  # a batch was renumbered: send again at once
         self._skew_warned = False
         self._failure_logged = float("-inf")
         self._last_sync_written = float("-inf")
@@ -168,14 +181,19 @@ class SyncLoop:
         presses = self.buffer.pending(limit)
         if not presses:
             return False
+        self._renumbered = False
         self._send(presses)
-        return len(presses) >= limit or self.batch_size < limit
+        return len(presses) >= limit or self.batch_size < limit or self._renumbered
 
     def _send(self, presses):
         response = self._post_batch(presses)
         status = response.status_code
         if 200 <= status < 300:
-            self._synced(presses, response)
+            answer = contract_answer(response, len(presses))
+            self._synced(presses, answer)
+            self._check_held(answer)
+        elif status == 409:
+            self._seq_conflict(presses, response)
         elif status == 413 and len(presses) > 1:
             self.batch_size = max(1, len(presses) // 2)
             log.warning("sync: the hub refused %d presses as too large; batches of %d from now",
@@ -195,7 +213,9 @@ class SyncLoop:
         # One press refused: is it the press, or the envelope every batch shares? An empty
         # batch with the same envelope tells them apart without parsing error messages.
         probe = self._post_batch([])
-        if not 200 <= probe.status_code < 300:
+        if 200 <= probe.status_code < 300:
+            contract_answer(probe, 0)
+        else:
             if probe.status_code in (400, 413):
                 raise SyncFailure("refused", "the hub refuses this kiosk's batches: "
                                   + f"HTTP {probe.status_code} {error_message(probe)}")
@@ -205,18 +225,61 @@ class SyncLoop:
         self.buffer.park(press["seq"], reason)
         log.warning("sync: parked press seq %s (kept, not sent again): %s", press["seq"], reason)
 
-    def _synced(self, presses, response):
+    def _synced(self, presses, answer):
         seqs = [p["seq"] for p in presses]
         self.buffer.mark_synced(seqs, synced_at=self.wall_clock())
-        try:
-            answer = response.json()
-            counted = answer["inserted"] + answer["duplicates"]
-        except (ValueError, KeyError, TypeError):
-            counted = None
-        if counted is not None and counted != len(presses):
-            log.warning("sync: sent %d presses, the hub counted %s", len(presses), counted)
         self._progress["synced"] += len(presses)
         self._log_progress()
+
+    def _seq_conflict(self, presses, response):
+        """409: the hub holds some of these seqs with other presses (another card of this
+        device: replaced, re-flashed, or the old one back). Those presses were never accepted
+        under these seqs: renumber them above the hub's highest and send again."""
+        try:
+            answer = response.json()
+            highest, named = answer["highest_seq"], answer.get("conflicts")
+            if type(highest) is not int or highest < 0:
+                raise TypeError
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise SyncFailure("refused", f"HTTP 409 {error_message(response)}") from None
+        sent = {p["seq"] for p in presses}
+        if not isinstance(named, list):  # which seqs not said: find them one by one
+            if len(presses) > 1:
+                middle = len(presses) // 2
+                self._send(presses[:middle])
+                self._send(presses[middle:])
+                return
+            named = list(sent)
+        mapping = self.buffer.renumber([s for s in named if s in sent], highest)
+        if not mapping:
+            raise SyncFailure("refused", f"HTTP 409 {error_message(response)}")
+        self._renumbered = True
+        first, last = min(mapping.values()), max(mapping.values())
+        self._set_meta("last_renumber", {"at": format_utc(self.wall_clock()),
+                                         "presses": len(mapping), "from": first, "to": last})
+        log.warning("sync: the hub holds %d of these seqs with other presses of %s (a replaced "
+                    "or re-flashed card?); renumbered them as seqs %d-%d and sending again",
+                    len(mapping), self.config.device_id, first, last)
+
+    def _check_held(self, answer):
+        """Synced presses above the hub's held_through that it may have lost (a hub restored
+        from a backup): send them again, once for each held_through (a seq the hub never got,
+        such as a parked press, would otherwise make every answer start a resend)."""
+        held, highest = answer.get("held_through"), answer.get("highest_seq")
+        if type(held) is not int or type(highest) is not int:
+            return  # an older hub
+        top = self.buffer.highest_synced()
+        if top is None or top <= held:
+            return
+        if self.buffer.get_meta("resent_above") == held and highest >= top:
+            return
+        count = self.buffer.requeue_synced_above(held)
+        self._set_meta("resent_above", held)
+        self._set_meta("last_resend", {"at": format_utc(self.wall_clock()), "presses": count,
+                                       "held_through": held})
+        self._renumbered = True  # send at once
+        log.warning("sync: the hub holds this kiosk's presses only through seq %d (restored "
+                    "from a backup?); sending %d synced presses again", held, count)
 
     def _post_batch(self, presses):
         """POST one batch; while a heartbeat is due, its envelope carries the heartbeat's
@@ -227,6 +290,7 @@ class SyncLoop:
             "device_id": self.config.device_id,
             "boot_id": self.identity.boot_id,
             "uptime_ms": self.identity.uptime_ms(),
+            "buffer_id": self.buffer.get_meta("buffer_id"),
             "presses": presses,
         }
         if beat:
@@ -269,6 +333,7 @@ class SyncLoop:
             "device_id": self.config.device_id,
             "boot_id": self.identity.boot_id,
             "uptime_ms": self.identity.uptime_ms(),
+            "buffer_id": self.buffer.get_meta("buffer_id"),
             **self._state(sent),
         }
         response = self.client.post("/api/v1/heartbeat", body)
@@ -280,9 +345,11 @@ class SyncLoop:
             # A refused heartbeat must not stop the presses: say so and go on.
             log.warning("sync: the hub refused the heartbeat: %s", failure.message)
             return
-        server_time = _server_time(response)
+        answer = contract_answer(response)
+        server_time = parse_utc(answer.get("server_time"))
         if server_time is not None:
             self._clock_skew(sent + (received - sent) / 2 - server_time)
+        self._check_held(answer)
 
     def _clock_skew(self, skew):
         seconds = round(skew.total_seconds(), 3)

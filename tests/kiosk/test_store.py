@@ -283,3 +283,39 @@ def test_a_full_buffer_of_unsynced_presses_deletes_once_sync_catches_up(tmp_path
     assert seqs == [4, 5, 6, 7]  # synced 1-3 went, no unsynced press did
     assert "press buffer no longer full" in caplog.text
     buffer.close()
+
+
+def test_renumbered_presses_keep_their_ids_and_the_writer_numbers_on_above(tmp_path, buffer):
+    """The sync thread renumbers (its own PressBuffer on the file) while the writer records:
+    no seq is handed out twice, and the reserved mark covers the new seqs."""
+    record(buffer, 10)
+    ids = {row[0]: row[1] for row in buffer.conn.execute("SELECT seq, id FROM presses")}
+    sync_side = PressBuffer(tmp_path / "data", device_id="kiosk-test-1")
+    try:
+        buffer.mark_synced([1, 2])
+        mapping = sync_side.renumber([1, 2, 3, 4, 5], above=500)
+    finally:
+        sync_side.close()
+    assert mapping == {3: 501, 4: 502, 5: 503}  # 1 and 2 were accepted: never renumbered
+    moved = {row[0]: row[1] for row in buffer.conn.execute("SELECT seq, id FROM presses")}
+    assert [moved[new] for new in (501, 502, 503)] == [ids[3], ids[4], ids[5]]
+    assert buffer.record(press()) == 504
+    assert buffer.recorded_total() == 504
+    assert int((tmp_path / "data" / "seq-reserved").read_text()) >= 504
+
+
+def test_each_buffer_has_its_own_id_kept_across_restarts(tmp_path):
+    first = PressBuffer(tmp_path / "a")
+    other = PressBuffer(tmp_path / "b")
+    try:
+        assert first.get_meta("buffer_id") != other.get_meta("buffer_id")
+        name = first.get_meta("buffer_id")
+    finally:
+        first.close()
+        other.close()
+    again = PressBuffer(tmp_path / "a")
+    try:
+        assert again.get_meta("buffer_id") == name
+        assert again.status()["buffer_id"] == name
+    finally:
+        again.close()

@@ -38,7 +38,8 @@ class FakeHub:
     """An HTTP hub on 127.0.0.1 that stores presses by seq (idempotently) and obeys the test.
 
     `script` is a list of (status, headers, body) answers given to the next requests instead of
-    the normal behaviour; `bad_seqs` are refused with the contract's 400 naming the press;
+    the normal behaviour; a seq already stored with another press id is a 409 seq_conflict;
+    `bad_seqs` are refused with the contract's 400 naming the press;
     `max_presses` answers 413 to larger batches; `auth_status` answers 401/403 to everything.
     A batch's answer carries server_time, as the hub's does, unless `legacy` (a hub from
     before the batch envelope carried the heartbeat's fields).
@@ -98,7 +99,7 @@ class FakeHub:
             return status, {}, _error(code, "no such token")
         server_time = self.server_time().isoformat().replace("+00:00", "Z")
         if path == "/api/v1/heartbeat":
-            return 200, {}, {"server_time": server_time}
+            return 200, {}, {"server_time": server_time, **self.held()}
         if self.bad_envelope:
             return 400, {}, _error("invalid_field", "boot_id: expected a boot id, got \"\"")
         presses = body["presses"]
@@ -107,13 +108,27 @@ class FakeHub:
         for i, press in enumerate(presses):
             if press["seq"] in self.bad_seqs:
                 return 400, {}, _error("invalid_field", f"presses[{i}].mood: expected 1-4")
+        conflicts = [p["seq"] for p in presses
+                     if self.presses.get(p["seq"], p).get("id") != p.get("id")]
+        if conflicts:
+            return 409, {}, _error("seq_conflict", "seqs stored with other ids") | {
+                "highest_seq": max(self.presses), "conflicts": conflicts}
         inserted = 0
         for press in presses:
             if press["seq"] not in self.presses:
                 self.presses[press["seq"]] = press
                 inserted += 1
         answer = {"inserted": inserted, "duplicates": len(presses) - inserted}
-        return 200, {}, answer if self.legacy else answer | {"server_time": server_time}
+        if self.legacy:
+            return 200, {}, answer
+        return 200, {}, answer | {"server_time": server_time, **self.held()}
+
+    def held(self):
+        """highest_seq and held_through, as the hub answers them."""
+        held = 0
+        while held + 1 in self.presses:
+            held += 1
+        return {"highest_seq": max(self.presses, default=0), "held_through": held}
 
     def batches(self):
         """The seqs of every press batch received, in order."""
@@ -143,7 +158,7 @@ class MemoryBuffer:
         self.rows = {p["seq"]: dict(p) for p in presses}
         self.synced = {}  # seq -> synced_at
         self.parked_rows = {}  # seq -> reason
-        self.meta = {}
+        self.meta = {"buffer_id": "memory-buffer"}
         self.pruned_before = []
 
     def add(self, *seqs):
@@ -160,6 +175,24 @@ class MemoryBuffer:
 
     def park(self, seq, reason):
         self.parked_rows[seq] = reason
+
+    def renumber(self, seqs, above):
+        top, mapping = max(above, *self.rows), {}
+        for old in sorted(seqs):
+            if old in self.rows and old not in self.synced and old not in self.parked_rows:
+                top += 1
+                self.rows[top] = self.rows.pop(old) | {"seq": top}
+                mapping[old] = top
+        return mapping
+
+    def requeue_synced_above(self, seq):
+        again = [s for s in self.synced if s > seq]
+        for s in again:
+            del self.synced[s]
+        return len(again)
+
+    def highest_synced(self):
+        return max(self.synced, default=None)
 
     def parked(self):
         return [{"seq": s, "reason": r} for s, r in sorted(self.parked_rows.items())]
@@ -209,3 +242,51 @@ class Identity:
 
     def clock_synced(self):
         return self.synced
+
+
+class CaptivePortal:
+    """What hotel, airport and library Wi-Fi puts between a kiosk and its hub: every request
+    gets the login page (200 text/html) or, with `redirect`, a 302 to it."""
+
+    PAGE = b"<!doctype html><title>Welcome</title><form>Accept the terms to go online</form>"
+
+    def __init__(self, redirect=False):
+        self.requests = []
+        portal = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                portal.requests.append(("POST", self.path))
+                if redirect:
+                    self.send_response(302)
+                    self.send_header("Location", "http://portal.example/login?next=" + self.path)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(portal.PAGE)))
+                self.end_headers()
+                self.wfile.write(portal.PAGE)
+
+            def do_GET(self):  # a client that followed the redirect
+                portal.requests.append(("GET", self.path))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(portal.PAGE)))
+                self.end_headers()
+                self.wfile.write(portal.PAGE)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

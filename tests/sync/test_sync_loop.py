@@ -291,6 +291,7 @@ def test_heartbeat_carries_the_state_and_gives_the_clock_skew(hub, buffer, make_
         "device_id": "kiosk-1", "boot_id": BOOT, "uptime_ms": 5_000_000,
         "sent_at": beat["sent_at"], "queued": 0, "oldest_queued_at": None,
         "clock_synced": True, "version": beat["version"], "parked": 0,
+        "buffer_id": "memory-buffer",
     }
     assert buffer.meta["clock_skew_s"] == pytest.approx(3 * 365 * 86400, abs=1)
 
@@ -309,6 +310,7 @@ def test_a_batch_carries_the_heartbeats_fields_and_gives_the_clock_skew(hub, buf
         "presses": [buffer.rows[1], buffer.rows[2]],
         "sent_at": "2026-11-22T12:00:00.000Z", "queued": 0, "oldest_queued_at": None,
         "clock_synced": True, "version": body["version"], "parked": 1,
+        "buffer_id": "memory-buffer",
     }  # queued: what is left once this batch is stored
     assert buffer.meta["clock_skew_s"] == pytest.approx(3 * 365 * 86400, abs=1)
 
