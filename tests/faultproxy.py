@@ -18,6 +18,8 @@ Faults, chosen per connection:
     reset     read the request, then reset the connection (RST), nothing reaches the hub
     truncate  forward the request, send the client the hub's head and half of its body
     503       answer `503 Service Unavailable` itself (with Retry-After when `retry_after` set)
+    portal    answer `200 OK` with a captive portal's HTML login page, nothing reaches the hub
+    redirect  answer `302 Found` to the captive portal's login page, nothing reaches the hub
 """
 
 import random
@@ -26,7 +28,7 @@ import struct
 import threading
 from collections import Counter
 
-FAULTS = ("pass", "drop", "delay", "cut", "reset", "truncate", "503")
+FAULTS = ("pass", "drop", "delay", "cut", "reset", "truncate", "503", "portal", "redirect")
 _HEAD_LIMIT = 64 * 1024
 
 
@@ -138,6 +140,9 @@ class FaultProxy:
         if fault == "503":
             client.sendall(_unavailable(self.retry_after))
             return
+        if fault in ("portal", "redirect"):
+            client.sendall(_portal(fault == "redirect"))
+            return
         if fault == "delay" and self._closed.wait(self.delay_s):
             return
         try:
@@ -200,6 +205,17 @@ def _read_all(sock):
         if not chunk:
             return b"".join(parts)
         parts.append(chunk)
+
+
+def _portal(redirect):
+    """What hotel, airport and library Wi-Fi answers before someone accepts its terms."""
+    if redirect:
+        return (b"HTTP/1.1 302 Found\r\nLocation: http://portal.example/login\r\n"
+                b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+    body = b"<!doctype html><title>Welcome</title><form>Accept the terms to go online</form>"
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n"
+            + body)
 
 
 def _unavailable(retry_after):

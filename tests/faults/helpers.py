@@ -142,3 +142,24 @@ def check_invariant(hub, kiosks, tmp_path, allowed_gaps=None, recorded=None):
 def copy_db(path, dest):
     shutil.copyfile(path, dest)
     return dest
+
+
+def check_cards(hub, device_id, cards, tmp_path):
+    """The final invariant across a card swap: every press recorded on any of *cards* (the
+    KioskProcesses of one device, each with its own data_dir) is on the hub exactly once,
+    whatever seq it ended up with; {"presses", "lost", "duplicates"}."""
+    recorded = []
+    for card in cards:
+        recorded += [row[0] for row in rows(card.data_dir / "buffer.db", "SELECT id FROM presses")]
+    stored = rows(hub.db, "SELECT id, seq FROM presses WHERE device_id = ?", (device_id,))
+    ids = [row[0] for row in stored]
+    seqs = [row[1] for row in stored]
+    figures = {"presses": len(set(recorded)), "lost": len(set(recorded) - set(ids)),
+               "duplicates": len(ids) - len(set(ids)) + len(set(ids) - set(recorded))}
+    assert len(recorded) == len(set(recorded)), "a press id on two cards"
+    assert set(ids) == set(recorded), (figures, sorted(set(recorded) - set(ids))[:5])
+    assert len(ids) == len(set(ids)) and len(seqs) == len(set(seqs)), figures
+    stored_rollups, recomputed = rollups_recomputed(hub, tmp_path)
+    assert stored_rollups == recomputed
+    assert rows(hub.db, "PRAGMA integrity_check") == [("ok",)]
+    return figures
