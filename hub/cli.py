@@ -289,7 +289,7 @@ def device_revoke(hub, device_id):
 @click.option("--json", "as_json", is_flag=True, help="One JSON list instead of a table.")
 @pass_hub
 def device_list(hub, as_json):
-    """List kiosks: location, last seen, queue, clock.
+    """List kiosks: location, last seen, queue, clock, card.
 
     \b
     Example:
@@ -303,8 +303,10 @@ def device_list(hub, as_json):
         return
     for row in rows:
         state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+        card = (row["card"] or "-")[:8] + (f" ({row['cards']} cards)" if row["cards"] > 1 else "")
         click.echo(f"{row['device_id']}\t{row['location']}\t{state}\t"
-                   f"last seen {row['last_seen_at'] or 'never'}\tqueued {row['queued'] or 0}")
+                   f"last seen {row['last_seen_at'] or 'never'}\tqueued {row['queued'] or 0}\t"
+                   f"card {card}")
 
 
 # Users and tokens

@@ -135,7 +135,10 @@ def devices(db):
     return db.rows(
         "SELECT d.device_id, l.slug AS location, d.created_at, d.revoked_at,"
         " s.last_seen_at, s.last_heartbeat_at, s.queued, s.oldest_queued_at, s.clock_synced,"
-        " s.clock_skew_ms, s.version, s.boot_id"
+        " s.clock_skew_ms, s.version, s.boot_id, s.buffer_id AS card,"
+        " (SELECT count(*) FROM device_buffers b WHERE b.device_id = d.device_id) AS cards,"
+        " coalesce(s.highest_seq, 0) AS highest_seq, coalesce(s.held_through, 0) AS held_through,"
+        " coalesce(s.seq_conflicts, 0) AS seq_conflicts"
         " FROM devices d JOIN locations l ON l.id = d.location_id"
         " LEFT JOIN device_state s ON s.device_id = d.device_id"
         " ORDER BY d.device_id"

@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+import uuid
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from hub.cli import cli
 from hub.store import registry
 from hub.store.schema import MIGRATIONS
-from tests.hub.helpers import press, send
+from tests.hub.helpers import batch, press, send
 
 
 def one_line_error(result, code=None):
@@ -80,6 +81,18 @@ def test_device_add_prints_the_token_alone_and_it_works(hub_cli, ams, client):
     (device,) = json.loads(hub_cli("device", "list", "--json").stdout)
     assert device["device_id"] == "ams-security-03" and device["location"] == "ams"
     assert device["last_seen_at"] == "2026-11-22T12:00:00.000Z"
+    assert (device["highest_seq"], device["held_through"], device["card"]) == (1, 1, None)
+
+
+def test_device_list_shows_the_card_and_a_card_change(hub_cli, ams, client):
+    token = hub_cli("device", "add", "k", "--location", "ams").stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    for card in ("0a1b2c3d-old", "9f8e7d6c-new"):  # each card's own press 1
+        client.post("/api/v1/presses", headers=headers, json=batch(
+            [press(1) | {"id": str(uuid.uuid4())}], device_id="k") | {"buffer_id": card})
+    (device,) = json.loads(hub_cli("device", "list", "--json").stdout)
+    assert (device["card"], device["cards"], device["seq_conflicts"]) == ("9f8e7d6c-new", 2, 1)
+    assert "card 9f8e7d6c (2 cards)" in hub_cli("device", "list").stdout
 
 
 def test_device_errors(hub_cli, ams):
