@@ -69,10 +69,18 @@ def _not_initialised(error):
     return error_response(503, "unavailable", "the hub's database is not initialised")
 
 
+# SQLite's primary result codes that mean "cannot write now", each said as it is.
+_WRITE_TROUBLE = {13: "the hub's disk is full", 10: "the hub's database had an I/O error",
+                  8: "the hub's database is read-only"}
+
+
 def _database_busy(error):
     # Locked past busy_timeout, disk full, I/O error: the client should retry later.
     log.warning("database error on %s %s: %s", request.method, request.path, error)
-    response = error_response(503, "unavailable", "the hub's database is busy; retry later")
+    code = getattr(error, "sqlite_errorcode", None)
+    what = _WRITE_TROUBLE.get(code & 0xFF if code is not None else None,
+                              "the hub's database is busy")
+    response = error_response(503, "unavailable", f"{what}; retry later")
     response.headers["Retry-After"] = "5"
     return response
 

@@ -51,6 +51,8 @@ def test_healthz_is_503_degraded_while_the_disk_is_full_and_200_once_freed(tmp_p
     figures = check_invariant(hub, [kiosk], tmp_path,
                               recorded={"kiosk-1": result["recorded_total"]})
     assert "Traceback" not in (tmp_path / "hub.log").read_text()
+    # The kiosk was told why its batches were refused, not "busy".
+    assert "HTTP 503 unavailable: the hub's disk is full; retry later" in kiosk.log.read_text()
     full = sorted({body["write"] for _, body in result["full"]})
     nearly = result["nearly_full"][0][1]["write"]
     record("hub", "database disk full during ingest (tmpfs): /healthz 503, then 200", faults=2,
