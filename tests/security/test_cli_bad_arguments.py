@@ -18,7 +18,7 @@ DAYS = ["--from", "2026-01-01", "--to", "2026-01-02"]
 HUB = [
     (["nosuch"], 2, "nosuch"),
     (["init-db", "extra"], 2, "extra"),
-    (["location"], 2, "add, list"),
+    (["location"], 2, "add, edit, list"),
     (["location", "add"], 2, "SLUG"),
     (["location", "add", "Bad_Slug", "--name", "x", "--timezone", "UTC"], 2, "SLUG"),
     (["location", "add", "new", "--name", "x", "--timezone", "Mars/Olympus"], 2, "Mars"),
