@@ -15,6 +15,7 @@ from hub.db import get_db
 from hub.errors import error_response, register_error_handlers
 from hub.store import Database, NotInitialised, registry
 from hub.store import ingest as store_ingest
+from hub.store.writer import WriterBusy
 from hub.times import system_clock
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def create_app(test_config=None):
     register_error_handlers(app, on_api_error=_count_rejection)
     app.register_error_handler(NotInitialised, _not_initialised)
     app.register_error_handler(sqlite3.OperationalError, _database_busy)
+    app.register_error_handler(WriterBusy, _database_busy)
     return app
 
 

@@ -2,7 +2,8 @@
 
 Each thread of a worker keeps its connection open between requests: opening one, and the
 checkpoint SQLite does when the last connection to a database closes, would cost more than
-storing a batch. `close_connections(app)` closes them all (tests, shutdown).
+storing a batch. `close_connections(app)` closes them all (tests, shutdown). Device writes
+go through the process's group writer (`write`), which has a connection of its own.
 """
 
 import threading
@@ -10,6 +11,7 @@ import threading
 from flask import current_app, g
 
 from hub.store import Database
+from hub.store.writer import GroupWriter
 
 
 class Connections:
@@ -41,6 +43,7 @@ class Connections:
 
 def init_app(app):
     app.extensions["hub_connections"] = Connections()
+    app.extensions["hub_writer"] = GroupWriter(app.config["DATABASE"])
 
 
 def get_db():
@@ -49,7 +52,13 @@ def get_db():
     return g.db
 
 
+def write(fn):
+    """Run fn(db) in the hub process's next group commit (hub.store.writer); its result."""
+    return current_app.extensions["hub_writer"].write(fn)
+
+
 def close_connections(app):
+    app.extensions["hub_writer"].close()
     app.extensions["hub_connections"].close_all()
 
 

@@ -23,9 +23,19 @@ class PlacedPress:
     clock_synced: bool
 
 
-def accept_batch(db, batch, received):
-    """Store a validated PressBatch received at *received* (hub clock);
-    (inserted, duplicates, Held). Raises store.SeqConflict or store.SeqTooFar."""
+def in_own_transaction(db):
+    """A `write` for accept_*: run the write in a transaction of its own on *db* (the hub's
+    serving processes use the group writer instead: hub.db.write)."""
+    def write(fn):
+        with db.atomic():
+            return fn(db)
+    return write
+
+
+def accept_batch(db, batch, received, write=None):
+    """Store a validated PressBatch received at *received* (hub clock), reading with *db*
+    and writing through *write* (see in_own_transaction); (inserted, duplicates, Held).
+    Raises store.SeqConflict or store.SeqTooFar."""
     skews = _earlier_boot_skews(db, batch)
     placed = []
     for press in batch.presses:
@@ -35,8 +45,11 @@ def accept_batch(db, batch, received):
             press.seq, press.id, press.mood, when, text, source, press.pressed_at_text,
             press.misuse, press.boot_id, press.uptime_ms, press.clock_synced,
         ))
-    return store.insert_presses(db, batch.device_id, placed, received, batch.state,
-                                batch.buffer_id)
+    outcome = (write or in_own_transaction(db))(lambda wdb: store.write_presses(
+        wdb, batch.device_id, placed, received, batch.state, batch.buffer_id))
+    if isinstance(outcome, store.SeqConflict):  # raised once its count is committed
+        raise outcome
+    return outcome
 
 
 def _earlier_boot_skews(db, batch):
@@ -49,6 +62,7 @@ def _earlier_boot_skews(db, batch):
             for boot, skew_ms in reads.boot_skews(db, batch.device_id, boots).items()}
 
 
-def accept_heartbeat(db, beat, received):
+def accept_heartbeat(db, beat, received, write=None):
     """Record a heartbeat; what the hub holds of the device (Held)."""
-    return store.record_heartbeat(db, beat, received)
+    return (write or in_own_transaction(db))(
+        lambda wdb: store.write_heartbeat(wdb, beat, received))

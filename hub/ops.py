@@ -52,6 +52,12 @@ def metrics():
         "# HELP hub_presses_duplicate_total Presses received again and not stored twice.",
         "# TYPE hub_presses_duplicate_total counter",
         f"hub_presses_duplicate_total {counters.get('presses_duplicate', 0)}",
+        "# HELP hub_write_groups_total Group commits of device writes (one fsync each).",
+        "# TYPE hub_write_groups_total counter",
+        f"hub_write_groups_total {counters.get('write_groups', 0)}",
+        "# HELP hub_write_group_writes_total Device writes (batches, heartbeats) in them.",
+        "# TYPE hub_write_group_writes_total counter",
+        f"hub_write_group_writes_total {counters.get('write_group_writes', 0)}",
         "# HELP hub_requests_rejected_total Device requests refused, by error code.",
         "# TYPE hub_requests_rejected_total counter",
     ]

@@ -9,7 +9,7 @@ from flask import current_app, jsonify, request
 
 from hub import ingest, payloads
 from hub.auth import require_device
-from hub.db import get_db, hub_now
+from hub.db import get_db, hub_now, write
 from hub.errors import ApiError, invalid_field, too_large
 from hub.store.ingest import MAX_SEQ_AHEAD, SeqConflict, SeqTooFar
 from hub.times import format_utc
@@ -21,7 +21,7 @@ def post_presses():
     batch = payloads.parse_press_batch(body, device.name, current_app.config["MAX_PRESSES"])
     now = hub_now()
     try:
-        inserted, duplicates, held = ingest.accept_batch(get_db(), batch, now)
+        inserted, duplicates, held = ingest.accept_batch(get_db(), batch, now, write)
     except SeqConflict as conflict:
         raise seq_conflict(conflict) from None
     except SeqTooFar as far:
@@ -40,7 +40,7 @@ def post_heartbeat():
     device = require_device()
     beat = payloads.parse_heartbeat(read_json_body(), device.name)
     now = hub_now()
-    held = ingest.accept_heartbeat(get_db(), beat, now)
+    held = ingest.accept_heartbeat(get_db(), beat, now, write)
     return jsonify(server_time=format_utc(now), highest_seq=held.highest_seq,
                    held_through=held.held_through)
 

@@ -25,7 +25,9 @@ class Database:
             self.path = None
         else:
             self.path = str(path_or_conn)
-            self.conn = sqlite3.connect(self.path, isolation_level=None)
+            # One thread uses a connection at a time; closing it may happen on another
+            # (a worker shutting down, a test tearing down the app).
+            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.conn.isolation_level = None
         self.conn.row_factory = sqlite3.Row
         # WAL lets readers work while a batch is written; FULL makes a 200 mean "on disk";

@@ -96,46 +96,51 @@ class Held:
 
 
 def insert_presses(db, device_id, presses, received_at, state=None, buffer_id=None):
-    """Store a batch of placed presses whole or not at all; (inserted, duplicates, Held).
+    """Store a batch of placed presses whole or not at all, in a transaction of its own;
+    (inserted, duplicates, Held). Raises SeqConflict or SeqTooFar (write_presses)."""
+    with db.atomic():
+        outcome = write_presses(db, device_id, presses, received_at, state, buffer_id)
+    if isinstance(outcome, SeqConflict):
+        raise outcome
+    return outcome
+
+
+def write_presses(db, device_id, presses, received_at, state=None, buffer_id=None):
+    """Store a batch of placed presses inside the caller's transaction (the group writer's
+    savepoint, or insert_presses'); (inserted, duplicates, Held), or a SeqConflict.
 
     *presses* are objects with seq, id, mood, placed (aware UTC), placed_text, time_source,
     misuse, device_pressed_at (text), boot_id, uptime_ms, clock_synced. A (device, seq)
-    already stored with the same press id is a duplicate; with another id it is a
-    SeqConflict, and nothing is stored (only the conflict is counted). A seq more than
-    MAX_SEQ_AHEAD above the highest is SeqTooFar. Rollups and counters change only for rows
-    actually inserted. *state*, a heartbeat riding along in the batch envelope, is recorded
-    in the same transaction (one commit for both); *buffer_id* names the kiosk's press
-    buffer (its SD card).
+    already stored with the same press id is a duplicate; with another id the batch is a
+    conflict, returned (not raised, so that the conflict counted in device_state is kept)
+    and nothing of it is stored. A seq more than MAX_SEQ_AHEAD above the highest raises
+    SeqTooFar: the caller rolls back. Rollups and counters change only for rows actually
+    inserted. *state*, a heartbeat riding along in the batch envelope, is recorded too (one
+    commit for both); *buffer_id* names the kiosk's press buffer (its SD card).
     """
     received = format_utc(received_at)
-    conflict = None
-    with db.atomic():
-        before = _device_seqs(db, device_id)
-        stored = dict(db.rows(
-            "SELECT seq, id FROM presses WHERE device_id = ?"
-            " AND seq IN (SELECT value FROM json_each(?))",
-            (device_id, json.dumps([p.seq for p in presses])),
-        ))
-        conflicts = [p.seq for p in presses if stored.get(p.seq, p.id) != p.id]
-        _record_buffer(db, device_id, buffer_id, received)  # before last_seen_at moves on
-        if conflicts:
-            db.execute(
-                "INSERT INTO device_state (device_id, last_seen_at, seq_conflicts,"
-                " last_seq_conflict_at) VALUES (?, ?, 1, ?) ON CONFLICT (device_id) DO UPDATE"
-                " SET last_seen_at = excluded.last_seen_at,"
-                " seq_conflicts = seq_conflicts + 1,"
-                " last_seq_conflict_at = excluded.last_seq_conflict_at",
-                (device_id, received, received),
-            )
-            conflict = SeqConflict(conflicts, before.highest_seq)
-        else:
-            inserted, duplicates, held = _insert_fresh(
-                db, device_id, presses, stored, received, before)
-            if state is not None:
-                _record_state(db, state, received_at)
-    if conflict is not None:
-        raise conflict
-    return inserted, duplicates, held
+    before = _device_seqs(db, device_id)
+    stored = dict(db.rows(
+        "SELECT seq, id FROM presses WHERE device_id = ?"
+        " AND seq IN (SELECT value FROM json_each(?))",
+        (device_id, json.dumps([p.seq for p in presses])),
+    ))
+    conflicts = [p.seq for p in presses if stored.get(p.seq, p.id) != p.id]
+    _record_buffer(db, device_id, buffer_id, received)  # before last_seen_at moves on
+    if conflicts:
+        db.execute(
+            "INSERT INTO device_state (device_id, last_seen_at, seq_conflicts,"
+            " last_seq_conflict_at) VALUES (?, ?, 1, ?) ON CONFLICT (device_id) DO UPDATE"
+            " SET last_seen_at = excluded.last_seen_at,"
+            " seq_conflicts = seq_conflicts + 1,"
+            " last_seq_conflict_at = excluded.last_seq_conflict_at",
+            (device_id, received, received),
+        )
+        return SeqConflict(conflicts, before.highest_seq)
+    outcome = _insert_fresh(db, device_id, presses, stored, received, before)
+    if state is not None:
+        _record_state(db, state, received_at)
+    return outcome
 
 
 def _insert_fresh(db, device_id, presses, stored, received, before):
@@ -255,12 +260,17 @@ def recount_held_through(db):
 
 
 def record_heartbeat(db, beat, received_at):
-    """Keep the latest state a device reported, and how far its clock is from the hub's;
-    what the hub holds of the device (Held)."""
+    """write_heartbeat in a transaction of its own."""
     with db.atomic():
-        _record_buffer(db, beat.device_id, beat.buffer_id, format_utc(received_at))
-        _record_state(db, beat, received_at)
-        return _device_seqs(db, beat.device_id)
+        return write_heartbeat(db, beat, received_at)
+
+
+def write_heartbeat(db, beat, received_at):
+    """Keep the latest state a device reported, and how far its clock is from the hub's
+    (inside the caller's transaction); what the hub holds of the device (Held)."""
+    _record_buffer(db, beat.device_id, beat.buffer_id, format_utc(received_at))
+    _record_state(db, beat, received_at)
+    return _device_seqs(db, beat.device_id)
 
 
 def _record_state(db, beat, received_at):
@@ -314,6 +324,11 @@ def count(db, name, amount=1):
     """Add to a named counter in its own transaction (for events outside other writes)."""
     with db.atomic():
         _count(db, name, amount)
+
+
+def add_count(db, name, amount):
+    """Add to a named counter inside the caller's transaction."""
+    _count(db, name, amount)
 
 
 def _count(db, name, amount):

@@ -382,18 +382,12 @@ def test_a_batch_envelope_with_the_heartbeat_fields_records_them_with_the_skew(c
     assert len(stored(db)) == 2
 
 
-def test_the_state_is_stored_in_the_batchs_own_transaction(client, kiosk, db, monkeypatch):
-    commits = []
-    atomic = database_module.Database.atomic
-
-    def counting(self):
-        commits.append(1)
-        return atomic(self)
-
-    monkeypatch.setattr(database_module.Database, "atomic", counting)
+def test_the_state_is_stored_in_the_batchs_own_transaction(client, kiosk, db, app):
+    writer = app.extensions["hub_writer"]
     assert counts(client.post(PRESSES_URL, json=batch([press(1)]) | STATE,
                               headers=kiosk)) == (1, 0)
-    assert len(commits) == 1  # one write transaction, one commit, as a bare batch
+    # one write, in one group transaction, one commit, as a bare batch
+    assert (writer.writes, writer.groups) == (1, 1)
 
 
 def test_a_batch_that_fails_to_store_records_no_state_either(client, kiosk, db, app):
