@@ -83,7 +83,7 @@ def test_sigkill_during_group_commits_loses_no_acknowledged_batch(tmp_path):
             kill_hub(hub)
             hub.start()
         answered = [client.answers["ok"] for client in clients]
-        wait_until(lambda: all(c.answers["ok"] > n for c, n in zip(clients, answered)),
+        wait_until(lambda: all(c.answers["ok"] > n for c, n in zip(clients, answered, strict=True)),
                    timeout=60, message="every client to be answered by the last hub")
     finally:
         stop.set()
