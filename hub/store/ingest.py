@@ -247,18 +247,6 @@ def _record_buffer(db, device_id, buffer_id, received):
     )
 
 
-def recount_held_through(db):
-    """Set every device's held_through from its presses (after a rebuild or a restore)."""
-    db.execute(
-        "UPDATE device_state SET held_through = coalesce(("
-        " SELECT min(p.seq) FROM presses p WHERE p.device_id = device_state.device_id"
-        " AND NOT EXISTS (SELECT 1 FROM presses q"
-        "                 WHERE q.device_id = p.device_id AND q.seq = p.seq + 1)"
-        " AND EXISTS (SELECT 1 FROM presses r WHERE r.device_id = p.device_id AND r.seq = 1)"
-        "), 0)"
-    )
-
-
 def record_heartbeat(db, beat, received_at):
     """write_heartbeat in a transaction of its own."""
     with db.atomic():

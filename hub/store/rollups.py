@@ -146,12 +146,21 @@ def rebuild_rollups(db):
 
 
 def recount_device(db, device_id):
-    """Set a device's presses_stored and highest_seq from its presses (inside a transaction)."""
+    """Set a device's presses_stored, highest_seq and held_through from its presses (inside
+    a transaction)."""
     db.execute(
         "INSERT INTO device_state (device_id, presses_stored, highest_seq)"
         " SELECT device_id, count(*), max(seq) FROM presses WHERE device_id = ?"
         " GROUP BY device_id"
         " ON CONFLICT (device_id) DO UPDATE SET presses_stored = excluded.presses_stored,"
         " highest_seq = excluded.highest_seq",
+        (device_id,),
+    )
+    db.execute(
+        "UPDATE device_state SET held_through = coalesce(("
+        " SELECT min(p.seq) FROM presses p WHERE p.device_id = ?1"
+        " AND NOT EXISTS (SELECT 1 FROM presses q WHERE q.device_id = ?1 AND q.seq = p.seq + 1)"
+        " AND EXISTS (SELECT 1 FROM presses r WHERE r.device_id = ?1 AND r.seq = 1)"
+        "), 0) WHERE device_id = ?1",
         (device_id,),
     )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hub.reports import device_health
+from hub.store.rollups import rebuild_rollups
 from hub.times import zone
 from tests.hub.helpers import batch, error, press, send
 
@@ -116,3 +117,11 @@ def test_a_bad_buffer_id_is_refused_naming_the_field(client, kiosk):
                            json=batch([press(1)]) | {"buffer_id": "../x"})
     assert error(response) == (400, "invalid_field")
     assert response.json["error"]["message"].startswith("buffer_id:")
+
+
+def test_rebuild_rollups_recounts_held_through(client, kiosk, db):
+    send(client, kiosk, [press(1), press(2), press(3), press(5)])
+    db.execute("UPDATE device_state SET held_through = 0, highest_seq = 0")
+    rebuild_rollups(db)
+    state = db.row("SELECT held_through, highest_seq FROM device_state")
+    assert (state["held_through"], state["highest_seq"]) == (3, 5)
