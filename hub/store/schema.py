@@ -250,6 +250,33 @@ DAY_TWO = [
     ) STRICT, WITHOUT ROWID""",
 ]
 
+# What a team did about the feedback at a location (closed loop): its effect is measured
+# from the presses before and after (hub.stats), optionally answering an alert.
+ACTIONS = [
+    """CREATE TABLE actions (
+        id INTEGER PRIMARY KEY,
+        location_id INTEGER NOT NULL REFERENCES locations (id),
+        title TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        starts_at TEXT NOT NULL,
+        ends_at TEXT,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        alert_id INTEGER REFERENCES alerts (id)
+    ) STRICT""",
+    "CREATE INDEX actions_by_location ON actions (location_id, starts_at)",
+]
+
+# An alert's whole life: open → acknowledged → resolved (the rule's window stayed below its
+# threshold long enough after acknowledgement); and which negative-feedback rule a location
+# uses: "usual" (against its own usual negative share, the default) or "simple" (the fixed
+# share of the old default).
+ALERT_LIFECYCLE = [
+    "ALTER TABLE alerts ADD COLUMN resolved_at TEXT",
+    "ALTER TABLE alert_settings ADD COLUMN rule TEXT NOT NULL DEFAULT 'usual'"
+    " CHECK (rule IN ('usual', 'simple'))",
+]
+
 # (name, statements), applied in order; the schema version is how many have been applied.
 MIGRATIONS = [
     ("initial schema", INITIAL),
@@ -258,4 +285,6 @@ MIGRATIONS = [
     ("parked presses", DEVICE_PARKED),
     ("boot skews", BOOT_SKEWS),
     ("day-two sync: held_through, seq jumps and conflicts, cards", DAY_TWO),
+    ("actions", ACTIONS),
+    ("alert lifecycle and rule presets", ALERT_LIFECYCLE),
 ]
