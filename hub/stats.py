@@ -22,6 +22,9 @@ from hub.moods import happy_index as rounded_index
 
 Z = 1.96  # two-sided 95 %
 MIN_FOR_VERDICT = 30  # presses on each side before a before/after verdict is given
+# Below this many presses pages mark an index "few presses" (and the heatmap fades its
+# cell): the normal interval is itself unreliable there (docs/decisions.md).
+FEW_PRESSES = 10
 SCORES = (0.0, 100 / 3, 200 / 3, 100.0)  # moods 1-4
 
 
@@ -59,22 +62,12 @@ class Summary:
 def summarise(counts):
     """A Summary of presses counted by mood: *counts* is (n1, n2, n3, n4) or a mapping
     {"very_unhappy": …, "unhappy": …, "happy": …, "very_happy": …}."""
-    if isinstance(counts, dict):
-        counts = (counts["very_unhappy"], counts["unhappy"], counts["happy"],
-                  counts["very_happy"])
-    counts = tuple(int(c) for c in counts)
+    counts = _tuple(counts)
     n = sum(counts)
     if n == 0:
         return Summary(0, None, None, None, None, None, None, None, None)
-    mean = sum(score * c for score, c in zip(SCORES, counts, strict=True)) / n
-    sd = None
-    interval = None
-    if n >= 2:
-        variance = sum(c * (score - mean) ** 2
-                       for score, c in zip(SCORES, counts, strict=True)) / (n - 1)
-        sd = math.sqrt(max(variance, 0.0))
-        half = Z * sd / math.sqrt(n)
-        interval = (_round(max(0.0, mean - half)), _round(min(100.0, mean + half)))
+    mean, sd = _moments(counts)
+    interval = None if sd is None else _interval(mean, sd, n)
     negative = counts[0] + counts[1]
     return Summary(
         n=n,
@@ -89,6 +82,42 @@ def summarise(counts):
         positive_share=_round(100 * (n - negative) / n),
         positive_share_ci=_percent(wilson(n - negative, n)),
     )
+
+
+def index_interval(counts):
+    """The Happy Index's 95 % interval (low, high) alone, None when n < 2: the figure a table
+    of thousands of hours needs, without the shares."""
+    counts = _tuple(counts)
+    n = sum(counts)
+    if n < 2:
+        return None
+    mean, sd = _moments(counts)
+    return _interval(mean, sd, n)
+
+
+def _tuple(counts):
+    if isinstance(counts, dict):
+        counts = (counts["very_unhappy"], counts["unhappy"], counts["happy"],
+                  counts["very_happy"])
+    return tuple(int(c) for c in counts)
+
+
+def _moments(counts):
+    """(mean, sd) of the press scores; sd None when n < 2. From exact integer sums of the
+    moods (score = 100/3 · (mood − 1)), so no float cancellation when all moods agree."""
+    n1, n2, n3, n4 = counts
+    n = n1 + n2 + n3 + n4
+    points = n2 + 2 * n3 + 3 * n4
+    squares = n2 + 4 * n3 + 9 * n4
+    mean = 100 * points / (3 * n)
+    if n < 2:
+        return mean, None
+    return mean, 100 / 3 * math.sqrt((n * squares - points * points) / (n * (n - 1)))
+
+
+def _interval(mean, sd, n):
+    half = Z * sd / math.sqrt(n)
+    return _round(max(0.0, mean - half)), _round(min(100.0, mean + half))
 
 
 def wilson(successes, n, z=Z):
