@@ -262,19 +262,30 @@ ACTIONS = [
         ends_at TEXT,
         created_by TEXT NOT NULL,
         created_at TEXT NOT NULL,
-        alert_id INTEGER REFERENCES alerts (id)
+        alert_id INTEGER REFERENCES alerts (id),
+        CHECK (ends_at IS NULL OR ends_at > starts_at)
     ) STRICT""",
     "CREATE INDEX actions_by_location ON actions (location_id, starts_at)",
 ]
 
 # An alert's whole life: open → acknowledged → resolved (the rule's window stayed below its
-# threshold long enough after acknowledgement); and which negative-feedback rule a location
-# uses: "usual" (against its own usual negative share, the default) or "simple" (the fixed
-# share of the old default).
+# threshold long enough after acknowledgement: calm_since is when it last went below); and
+# which negative-feedback rule a location uses: "usual" (against its own usual negative
+# share, the default) or "simple" (the fixed share of the old default).
 ALERT_LIFECYCLE = [
     "ALTER TABLE alerts ADD COLUMN resolved_at TEXT",
+    "ALTER TABLE alerts ADD COLUMN calm_since TEXT",
     "ALTER TABLE alert_settings ADD COLUMN rule TEXT NOT NULL DEFAULT 'usual'"
     " CHECK (rule IN ('usual', 'simple'))",
+    # Acknowledging closed a negative-feedback alert until now: those are resolved then.
+    """UPDATE alerts SET resolved_at = acknowledged_at
+        WHERE rule = 'negative_feedback' AND acknowledged_at IS NOT NULL""",
+    # One unresolved negative-feedback alert per location, acknowledged or not (a new one
+    # opens only after it is resolved); one open silent-device alert per device, as before.
+    "DROP INDEX alerts_one_open",
+    """CREATE UNIQUE INDEX alerts_one_open ON alerts (location_id, rule, device_id)
+        WHERE cleared_at IS NULL AND resolved_at IS NULL
+        AND (acknowledged_at IS NULL OR rule = 'negative_feedback')""",
 ]
 
 # (name, statements), applied in order; the schema version is how many have been applied.
