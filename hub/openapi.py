@@ -70,6 +70,13 @@ def _counts():
 
 _HAPPY_INDEX = {"type": "number", "minimum": 0, "maximum": 100, "nullable": True,
                 "description": "100 · Σ(mood − 1) / (3 · N), one decimal; null when N = 0"}
+_PERCENT = {"type": "number", "minimum": 0, "maximum": 100}
+_HAPPY_INDEX_CI = {"type": "array", "items": _PERCENT, "minItems": 2, "maxItems": 2,
+                   "nullable": True, "example": [74.2, 82.3],
+                   "description": "the Happy Index's 95 % interval [low, high]: mean ± "
+                                  "1.96·s/√n (s the sample standard deviation), clipped to "
+                                  "0-100, one decimal; null when n < 2"}
+_N = {**_COUNT, "description": "presses counted (misuse left out): the n of the interval"}
 
 # A heartbeat's optional state fields, which a batch envelope may carry too.
 _STATE = {
@@ -173,9 +180,11 @@ SCHEMAS = {
         "properties": {"server_time": _TIMESTAMP, **_HELD},
     },
     "Summary": {
-        "type": "object", "required": ["counts", "total", "happy_index"],
+        "type": "object",
+        "required": ["counts", "total", "n", "happy_index", "happy_index_ci"],
         "additionalProperties": False,
-        "properties": {"counts": _counts(), "total": _COUNT, "happy_index": _HAPPY_INDEX},
+        "properties": {"counts": _counts(), "total": _COUNT, "n": _N,
+                       "happy_index": _HAPPY_INDEX, "happy_index_ci": _HAPPY_INDEX_CI},
     },
     "Location": {
         "type": "object", "required": ["slug", "name", "timezone", "today"],
@@ -192,17 +201,46 @@ SCHEMAS = {
             "timezone": {"type": "string"},
             "hours": {"type": "array", "items": {
                 "type": "object", "additionalProperties": False,
-                "required": ["hour_start", "counts", "total", "happy_index"],
+                "required": ["hour_start", "counts", "total", "n", "happy_index",
+                             "happy_index_ci"],
                 "properties": {
                     "hour_start": {"type": "string", "format": "date-time",
                                    "example": "2026-10-25T02:00:00+02:00",
                                    "description": "local time with its UTC offset"},
                     "counts": _counts(),
                     "total": {"type": "integer", "minimum": 1},
+                    "n": {**_N, "minimum": 1},
                     "happy_index": _HAPPY_INDEX,
+                    "happy_index_ci": _HAPPY_INDEX_CI,
                 },
             }},
         },
+    },
+    "Ranking": {
+        "type": "object", "required": ["rows"], "additionalProperties": False,
+        "properties": {"rows": {
+            "type": "array",
+            "description": "highest positive_share_low first; ties: more presses first; "
+                           "locations without presses last",
+            "items": {
+                "type": "object", "additionalProperties": False,
+                "required": ["location", "name", "n", "positive_share", "positive_share_low",
+                             "happy_index", "happy_index_ci"],
+                "properties": {
+                    "location": {"type": "string", "description": "the location's slug"},
+                    "name": {"type": "string"},
+                    "n": _N,
+                    "positive_share": {**_PERCENT, "nullable": True,
+                                       "description": "percent of presses happy or very "
+                                                      "happy, one decimal; null when n = 0"},
+                    "positive_share_low": {**_PERCENT, "nullable": True,
+                                           "description": "the lower bound of its Wilson "
+                                                          "95 % interval: the ranking key"},
+                    "happy_index": _HAPPY_INDEX,
+                    "happy_index_ci": _HAPPY_INDEX_CI,
+                },
+            },
+        }},
     },
     "PressPage": {
         "type": "object", "required": ["presses", "next"], "additionalProperties": False,
@@ -314,6 +352,20 @@ PATHS = {
                         "content": {"application/json": {"schema": _ref("Hourly")}, **_CSV}},
                 **_errors(400, 401, 403, 404, 503),
             },
+        },
+    },
+    "/api/v1/ranking": {
+        "get": {
+            "operationId": "getRanking",
+            "summary": "Locations ranked by how sure we can be that visitors are happy",
+            "description": "By the Wilson 95 % lower bound of the share of happy and very "
+                           "happy presses, so 5 happy presses of 5 rank below 4,000 of 5,000. "
+                           "Dates are local dates of each location; misuse left out.",
+            "security": _READER_AUTH,
+            "parameters": [*_READ_PARAMS[:2],
+                           _query("group", {"type": "string"}, "only this group's locations")],
+            "responses": {"200": _json(_ref("Ranking"), "The ranking"),
+                          **_errors(400, 401, 403, 503)},
         },
     },
     "/api/v1/openapi.json": {

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from hub import stats
 from hub.errors import invalid_field, not_found
 from hub.hours import open_at
 from hub.moods import MOOD_NAMES, happy_index, named_counts
@@ -17,14 +18,29 @@ from hub.store import reads, registry
 from hub.times import format_utc, hour_key, local_days, parse_timestamp, zone
 
 MAX_DAYS = 400
+# Every table with a Happy Index ends with these (appended, so that a script reading the
+# older columns by position keeps working).
+INTERVAL_COLUMNS = ("n", "happy_index_low", "happy_index_high")
 HOURLY_COLUMNS = ("hour_start", "very_unhappy", "unhappy", "happy", "very_happy", "total",
-                  "happy_index")
+                  "happy_index", *INTERVAL_COLUMNS)
 
 
 def summary(counts):
-    """{counts, total, happy_index} for counts in mood order 1-4."""
-    return {"counts": named_counts(counts), "total": sum(counts),
-            "happy_index": happy_index(counts)}
+    """{counts, total, n, happy_index, happy_index_ci} for counts in mood order 1-4:
+    happy_index_ci is [low, high] (95 %, hub.stats) or None when n < 2."""
+    return {"counts": named_counts(counts), "total": sum(counts), "n": sum(counts),
+            "happy_index": happy_index(counts), "happy_index_ci": _ci(counts)}
+
+
+def _ci(counts):
+    interval = stats.index_interval(counts)
+    return None if interval is None else list(interval)
+
+
+def interval_cells(entry):
+    """The CSV cells n, happy_index_low, happy_index_high of a summary."""
+    ci = entry["happy_index_ci"] or (None, None)
+    return [entry["n"], ci[0], ci[1]]
 
 
 def _location(db, slug):
@@ -47,12 +63,64 @@ def locations_today(db, now):
     return result
 
 
-def hourly(db, slug, first, last, include_misuse=False):
-    """One entry per local clock hour with presses, local dates *first*..*last* inclusive."""
+def _check_period(first, last):
     if last < first:
         raise invalid_field("to", f"a date on or after from ({first})", last.isoformat())
     if (last - first).days + 1 > MAX_DAYS:
         raise invalid_field("to", f"at most {MAX_DAYS} days after from", last.isoformat())
+
+
+def ranking(db, first, last, group=None):
+    """{"rows": [...]}: the locations (of *group*, if given) over local dates *first*..*last*
+    of each, ranked by how sure we can be that visitors are happy: the Wilson lower bound
+    of the positive share, highest first, so 5 happy presses of 5 (low 56.6 %) rank below
+    4,000 of 5,000 (low 78.9 %). Ties go to more presses; locations without presses last."""
+    _check_period(first, last)
+    return {"rows": _ranked(db, group, lambda tz: (first, last))}
+
+
+def ranking_recent(db, now, days, group=None):
+    """The ranking over the last *days* local dates up to each location's own today."""
+
+    def period(tz):
+        today = now.astimezone(tz).date()
+        return today - timedelta(days=days - 1), today
+
+    return {"rows": _ranked(db, group, period), "days": days}
+
+
+def _ranked(db, group, period_of):
+    rows = []
+    for row in registry.locations(db):
+        if group and row["location_group"] != group:
+            continue
+        start, end = local_days(*period_of(zone(row["timezone"])), zone(row["timezone"]))
+        counts = reads.total_counts(db, row["id"], hour_key(start), hour_key(end))
+        figures = stats.summarise(counts)
+        rows.append({"location": row["slug"], "name": row["name"], "n": figures.n,
+                     "positive_share": figures.positive_share,
+                     "positive_share_low": figures.positive_share_low,
+                     "happy_index": figures.happy_index,
+                     "happy_index_ci": figures.as_dict()["happy_index_ci"]})
+    rows.sort(key=lambda r: (r["n"] == 0, -(r["positive_share_low"] or 0), -r["n"],
+                             r["location"]))
+    return rows
+
+
+RANKING_COLUMNS = ("rank", "location", "name", "n", "positive_share", "positive_share_low",
+                   "happy_index", "happy_index_low", "happy_index_high")
+
+
+def ranking_csv_rows(report):
+    for rank, row in enumerate(report["rows"], 1):
+        ci = row["happy_index_ci"] or (None, None)
+        yield [rank if row["n"] else None, row["location"], row["name"], row["n"],
+               row["positive_share"], row["positive_share_low"], row["happy_index"], *ci]
+
+
+def hourly(db, slug, first, last, include_misuse=False):
+    """One entry per local clock hour with presses, local dates *first*..*last* inclusive."""
+    _check_period(first, last)
     location = _location(db, slug)
     start, end = local_days(first, last, zone(location["timezone"]))
     hours = reads.hourly_counts(db, location["id"], hour_key(start), hour_key(end),
@@ -65,7 +133,9 @@ def hourly(db, slug, first, last, include_misuse=False):
                 "hour_start": hour_start,
                 "counts": {"very_unhappy": n1, "unhappy": n2, "happy": n3, "very_happy": n4},
                 "total": n1 + n2 + n3 + n4,
+                "n": n1 + n2 + n3 + n4,
                 "happy_index": happy_index((n1, n2, n3, n4)),
+                "happy_index_ci": _ci((n1, n2, n3, n4)),
             }
             for hour_start, n1, n2, n3, n4 in hours
         ],
@@ -74,7 +144,8 @@ def hourly(db, slug, first, last, include_misuse=False):
 
 def hourly_csv_rows(report):
     for hour in report["hours"]:
-        yield [hour["hour_start"], *hour["counts"].values(), hour["total"], hour["happy_index"]]
+        yield [hour["hour_start"], *hour["counts"].values(), hour["total"], hour["happy_index"],
+               *interval_cells(hour)]
 
 
 @dataclass(frozen=True)
@@ -195,7 +266,8 @@ def overview(db, now, group=None):
         locations.append({
             "slug": row["slug"], "name": row["name"], "timezone": row["timezone"],
             "group": row["location_group"], "date": last["date"],
-            "today": {key: last[key] for key in ("counts", "total", "happy_index")},
+            "today": {key: last[key] for key in ("counts", "total", "n", "happy_index",
+                                                 "happy_index_ci")},
             "trend": trend, "open_alerts": per_location.get(row["slug"], 0),
         })
     shown = {entry["slug"] for entry in locations}
@@ -209,7 +281,7 @@ def overview(db, now, group=None):
 
 
 OVERVIEW_COLUMNS = ("slug", "name", "timezone", "group", "date", *MOOD_NAMES, "total",
-                    "happy_index", "open_alerts")
+                    "happy_index", "open_alerts", *INTERVAL_COLUMNS)
 
 
 def overview_csv_rows(report):
@@ -217,7 +289,7 @@ def overview_csv_rows(report):
         today = entry["today"]
         yield [entry["slug"], entry["name"], entry["timezone"], entry["group"], entry["date"],
                *today["counts"].values(), today["total"], today["happy_index"],
-               entry["open_alerts"]]
+               entry["open_alerts"], *interval_cells(today)]
 
 
 def silent_devices(db, now, thresholds):
@@ -314,21 +386,22 @@ def location_page(db, slug, first, last, day, now):
     }
 
 
-DAILY_COLUMNS = ("date", *MOOD_NAMES, "total", "happy_index")
-HEATMAP_COLUMNS = ("weekday", "hour", *MOOD_NAMES, "total", "happy_index")
+DAILY_COLUMNS = ("date", *MOOD_NAMES, "total", "happy_index", *INTERVAL_COLUMNS)
+HEATMAP_COLUMNS = ("weekday", "hour", *MOOD_NAMES, "total", "happy_index", *INTERVAL_COLUMNS)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def daily_csv_rows(days):
     for day in days:
-        yield [day["date"], *day["counts"].values(), day["total"], day["happy_index"]]
+        yield [day["date"], *day["counts"].values(), day["total"], day["happy_index"],
+               *interval_cells(day)]
 
 
 def heatmap_csv_rows(heatmap):
     for weekday, row in enumerate(heatmap):
         for hour, cell in enumerate(row):
             yield [WEEKDAYS[weekday], hour, *cell["counts"].values(), cell["total"],
-                   cell["happy_index"]]
+                   cell["happy_index"], *interval_cells(cell)]
 
 
 DEVICE_COLUMNS = ("device_id", "last_seen_at", "silent", "queued", "parked",

@@ -12,6 +12,7 @@ bp.add_url_rule("/heartbeat", view_func=ingest.post_heartbeat, methods=["POST"])
 bp.add_url_rule("/presses", view_func=reads.get_presses, methods=["GET"])
 bp.add_url_rule("/locations", view_func=reads.get_locations, methods=["GET"])
 bp.add_url_rule("/locations/<slug>/hourly", view_func=reads.get_hourly, methods=["GET"])
+bp.add_url_rule("/ranking", view_func=reads.get_ranking, methods=["GET"])
 bp.add_url_rule("/openapi.json", view_func=openapi.serve_document, methods=["GET"])
 
 DEVICE_ENDPOINTS = {"api.post_presses", "api.post_heartbeat"}

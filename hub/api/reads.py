@@ -1,4 +1,4 @@
-"""Read endpoints: locations, hourly counts and raw presses, as JSON or CSV."""
+"""Read endpoints: locations, hourly counts, the ranking and raw presses (JSON or CSV)."""
 
 from flask import Response, current_app, jsonify, request
 
@@ -30,6 +30,13 @@ def get_hourly(slug):
             reports.hourly_csv_rows(report),
         )
     return jsonify(report)
+
+
+def get_ranking():
+    require_reader()
+    first, last = _date_param("from"), _date_param("to")
+    group = request.args.get("group") or None
+    return jsonify(reports.ranking(get_db(), first, last, group))
 
 
 def get_presses():

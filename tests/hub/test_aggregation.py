@@ -183,7 +183,9 @@ def test_the_happy_index_worked_example(client, site, reader):
         "hour_start": "2026-11-22T11:00:00+01:00",
         "counts": {"very_unhappy": 17, "unhappy": 16, "happy": 60, "very_happy": 126},
         "total": 219,
+        "n": 219,
         "happy_index": 78.2,
+        "happy_index_ci": [74.2, 82.3],  # design.md's "78.2 (74.2–82.3), n = 219"
     }
     (location,) = client.get("/api/v1/locations", headers=reader).json
     assert location["today"]["happy_index"] == 78.2
@@ -219,8 +221,9 @@ def test_hourly_as_csv_has_the_same_rows(client, site, reader):
         "from": "2026-11-22", "to": "2026-11-22", "format": "csv"})
     assert response.mimetype == "text/csv"
     assert response.get_data(as_text=True).splitlines() == [
-        "hour_start,very_unhappy,unhappy,happy,very_happy,total,happy_index",
-        "2026-11-22T11:00:00+01:00,17,16,60,126,219,78.2",
+        "hour_start,very_unhappy,unhappy,happy,very_happy,total,happy_index,"
+        "n,happy_index_low,happy_index_high",
+        "2026-11-22T11:00:00+01:00,17,16,60,126,219,78.2,219,74.2,82.3",
     ]
 
 
@@ -270,7 +273,8 @@ def test_today_is_the_locations_own_day(client, site, reader, clock):
     assert locations["kol"] == {
         "slug": "kol", "name": "KOL", "timezone": "Asia/Kolkata",
         "today": {"counts": {"very_unhappy": 0, "unhappy": 0, "happy": 0, "very_happy": 2},
-                  "total": 2, "happy_index": 100.0},
+                  "total": 2, "n": 2, "happy_index": 100.0,
+                  "happy_index_ci": [100.0, 100.0]},
     }
     assert locations["stj"]["today"]["total"] == 0
     assert locations["stj"]["today"]["happy_index"] is None

@@ -43,6 +43,8 @@ ROUTES = [
     ("GET", "/api/v1/locations", None, READS),
     ("GET", f"/api/v1/locations/ams/hourly?{DAY}", None, READS),
     ("GET", f"/api/v1/locations/ams/hourly?{DAY}&format=csv", None, READS),
+    ("GET", f"/api/v1/ranking?{DAY}", None, READS),
+    ("GET", f"/api/v1/ranking?{DAY}&group=Airport", None, READS),
     ("GET", f"/api/v1/presses?location=ams&{DAY}", None, READS),
     ("GET", f"/api/v1/presses?location=ams&{DAY}&format=csv", None, READS),
     ("GET", "/", None, PAGE),

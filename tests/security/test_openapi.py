@@ -94,6 +94,13 @@ def test_read_endpoint_responses_match_the_document(world, caller):
                                            query_string=bad))
     conforms(hourly, "GET", client.get("/api/v1/locations/nowhere/hourly", headers=auth,
                                        query_string=query))
+    assert {"n", "happy_index_ci"} <= set(hours.get_json()["hours"][0])
+    ranking = conforms("/api/v1/ranking", "GET", client.get("/api/v1/ranking", headers=auth,
+                                                            query_string=query))
+    assert [row["location"] for row in ranking.get_json()["rows"]][-1] == "ber"  # no presses
+    for bad in ({"from": "2026-11-22"}, {**query, "to": "2026-11-21"}):
+        conforms("/api/v1/ranking", "GET", client.get("/api/v1/ranking", headers=auth,
+                                                      query_string=bad))
     page = conforms("/api/v1/presses", "GET", client.get(
         "/api/v1/presses", headers=auth,
         query_string={"location": "ams", "limit": 2, "include_misuse": 1, **query}))
