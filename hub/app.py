@@ -9,7 +9,7 @@ import sqlite3
 
 from flask import Flask, request
 
-from hub import admin, api, login, ops, pages, web
+from hub import action_pages, admin, api, login, ops, pages, web
 from hub import db as connections
 from hub.db import get_db
 from hub.errors import error_response, register_error_handlers
@@ -45,6 +45,7 @@ def create_app(test_config=None):
     app.register_blueprint(ops.bp)
     app.register_blueprint(login.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(action_pages.bp)
     app.register_blueprint(admin.bp)
     web.init_app(app, api.bp)
     register_error_handlers(app, on_api_error=_count_rejection)

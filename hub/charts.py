@@ -113,8 +113,9 @@ def heatmap(cells, title):
     return _svg(width, height, title, body, css="chart heatmap")
 
 
-def trend(days, title):
-    """Daily presses as stacked bars (mood colours) and the Happy Index as a line (0-100)."""
+def trend(days, title, markers=()):
+    """Daily presses as stacked bars (mood colours) and the Happy Index as a line (0-100);
+    *markers* ({date, number, label}: actions) as numbered dashed lines on their days."""
     width, height, left, right, top, bottom = 760, 230, 40, 40, 12, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     n = len(days)
@@ -156,9 +157,36 @@ def trend(days, title):
     for x, y in points if n <= 62 else ():
         body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#1a1a1a"/>'
                     )
+    body.extend(_markers(markers, days, left, slot, top, plot_h))
     body.append(_text(left, height - 4, "bars: presses per day · line: Happy Index (right axis)",
                       size=10, fill="#555"))
     return _svg(width, height, title, body)
+
+
+MARKER = "#1f5f8b"  # the pages' accent colour: not a mood colour
+
+
+def _markers(markers, days, left, slot, top, plot_h):
+    """A dashed line through the plot on each marker's day, its number in a flag on top."""
+    column = {day["date"]: i for i, day in enumerate(days)}
+    body, stacked = [], {}
+    for marker in markers:
+        i = column.get(marker["date"])
+        if i is None:
+            continue
+        x = left + i * slot + max(slot * 0.75, 1) / 2
+        above = stacked.get(i, 0)  # several on one day: flags one above the other
+        stacked[i] = above + 1
+        y = top + 1 + 13 * above
+        label = f"Action {marker['number']}: {marker['label']}"
+        body.append(
+            f'<g><title>{escape(label)}</title>'
+            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h:.1f}" '
+            f'stroke="{MARKER}" stroke-width="1.5" stroke-dasharray="4 3"/>'
+            f'<rect x="{x - 7:.1f}" y="{y:.1f}" width="14" height="12" rx="2" fill="{MARKER}"/>'
+            + _text(x, y + 9.5, str(marker["number"]), "middle", 9, "#ffffff", hidden=True)
+            + "</g>")
+    return body
 
 
 def distribution(report, title):

@@ -472,6 +472,98 @@ def _page_table(db, slug, first, last, table, now):
     return columns, list(make_rows(page[key]))
 
 
+# Actions
+
+
+@cli.group()
+def action():
+    """What a team did at a location, to see whether the feedback changed after it.
+
+    \b
+    Example:
+        hub action add ams-security --title "Second scanner opened" --at "2026-11-22 07:30"
+    """
+
+
+def _cli_user():
+    """Who records from the command line: "cli:" and the login name (the sudo user's)."""
+    import getpass
+    import os
+
+    try:
+        name = os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        name = ""
+    return f"cli:{name}" if name else "cli"
+
+
+@action.command("add")
+@click.argument("slug")
+@click.option("--title", required=True, help="What was done, in a few words.")
+@click.option("--at", "at", required=True, metavar="TIME",
+              help='When it started: the location\'s local time "YYYY-MM-DD HH:MM", or '
+                   "RFC 3339 with an offset.")
+@click.option("--until", metavar="TIME",
+              help="When it ended (the same forms); leave it out for a change that stays.")
+@click.option("--note", default="", help="A longer note.")
+@click.option("--alert", "alert_id", metavar="ID", help="The number of the alert it answers.")
+@click.option("--by", "created_by", metavar="NAME",
+              help="Who recorded it (default: cli:$USER).")
+@pass_hub
+def action_add(hub, slug, title, at, until, note, alert_id, created_by):
+    """Record an action at a location; print its id, alone, on stdout. A local time that
+    the clocks skip (DST) is refused; one they show twice needs RFC 3339 with its offset.
+    The effect is on the page /actions/ID and at GET /api/v1/actions/ID/effect.
+
+    \b
+    Example:
+        hub action add ams-security --title "Second scanner opened" --at "2026-11-22 07:30"
+        hub action add ams-security --title "Queue signs" --at 2026-11-22T07:30:00+01:00 \\
+            --until "2026-11-29 22:00" --note "A week's trial" --alert 12
+    """
+    from hub import effects
+
+    db = hub.open()
+    try:
+        action_id = effects.record(
+            db, slug, title=title, at=at, until=until, note=note,
+            alert_id=effects.parse_alert_id(alert_id), created_by=created_by or _cli_user(),
+            now=hub.now())
+    except effects.BadAction as error:
+        raise click.BadParameter(error.detail, param_hint=f"--{error.field}") from None
+    recorded = effects.entry(effects.store.action(db, action_id))
+    click.echo(action_id)
+    click.echo(f"recorded action {action_id} at {slug}: {recorded['title']}, from "
+               f"{recorded['starts_at']}" + (f" to {recorded['ends_at']}"
+                                             if recorded["ends_at"] else ""), err=True)
+
+
+@action.command("list")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True,
+              help="The API's JSON (GET /api/v1/locations/SLUG/actions) instead of a table.")
+@pass_hub
+def action_list(hub, slug, as_json):
+    """List a location's actions in time order, each with its effect over 14 days.
+
+    \b
+    Example:
+        hub action list ams-security --json
+    """
+    from hub import effects
+
+    db = hub.open()
+    listed = effects.location_actions(db, slug)["actions"]
+    if as_json:
+        click.echo(json.dumps(listed, indent=2))
+        return
+    now = hub.now()
+    for item in listed:
+        effect = effects.effect(db, item["id"], effects.DEFAULT_DAYS, now)
+        click.echo(f"{item['id']}\t{item['starts_at']}\t{item['ends_at'] or '-'}\t"
+                   f"{item['title']}\t{item['created_by']}\t{effect['summary']}")
+
+
 @cli.group("alerts")
 def alerts_group():
     """Alert rules (negative feedback, silent devices) and their webhooks.

@@ -228,12 +228,18 @@ def effect(db, action_id, days, now):
         "difference": diff.as_dict(),
         "verdict": diff.verdict,
         "as_of": local_iso(now, tz),
-        "overlapping": [{"id": other["id"], "title": other["title"],
-                         "starts_at": entry(other)["starts_at"],
-                         "ends_at": entry(other)["ends_at"]} for other in others],
+        "overlapping": [_overlap(other, before_from, after_to) for other in others],
     }
     result["summary"] = summary_text(diff, before[1], after[1], after[0], now, after_from)
     return result
+
+
+def _overlap(other, start, end):
+    """Another action in the windows, and whether it "started" or "ended" inside them."""
+    item = entry(other)
+    inside = format_utc(start) <= other["starts_at"] < format_utc(end)
+    return {"id": item["id"], "title": item["title"], "starts_at": item["starts_at"],
+            "ends_at": item["ends_at"], "what": "started" if inside else "ended"}
 
 
 def _side(db, location_id, start, end, now, tz):
@@ -284,7 +290,7 @@ def location_page(db, location, first, last, day, now, limit=ON_LOCATION_PAGE):
             when = item[key]
             if when is None:
                 continue
-            markers.append({"date": when[:10], "id": item["id"],
+            markers.append({"date": when[:10], "id": item["id"], "number": len(markers) + 1,
                             "label": f"{item['title']} ({word} {_when(when)})"})
             if when[:10] == day.isoformat():
                 hour = local_hour(parse_timestamp(row[key]), tz)[1]

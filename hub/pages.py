@@ -6,7 +6,7 @@ from datetime import timedelta
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from hub import alerts as alert_rules
-from hub import charts, reports
+from hub import charts, effects, reports
 from hub.csvout import csv_lines
 from hub.db import get_db, hub_now
 from hub.errors import ApiError
@@ -103,7 +103,9 @@ def location(slug):
         return _csv(f"{slug}-daily-{first}-{last}.csv", reports.DAILY_COLUMNS,
                     reports.daily_csv_rows(report["daily"]))
     query = {"period": period, "from": report["from"], "to": report["to"]}
-    return render_template("location.html", report=report, period=period, query=query)
+    actions = effects.location_page(db, row, first, last, day, hub_now())
+    return render_template("location.html", report=report, period=period, query=query,
+                           actions=actions)
 
 
 @bp.get("/alerts")
