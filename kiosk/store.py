@@ -331,6 +331,11 @@ class PressBuffer:
                 "UPDATE presses SET synced_at = NULL WHERE synced_at IS NOT NULL AND seq > ?",
                 (seq,)).rowcount
 
+    def is_synced(self, seq):
+        """Is *seq* here, accepted by the hub?"""
+        return self._scalar("SELECT 1 FROM presses WHERE seq = ? AND synced_at IS NOT NULL",
+                            (seq,)) is not None
+
     def highest_synced(self):
         """The highest seq still here that the hub has accepted, or None."""
         return self._scalar(HIGHEST_SYNCED)

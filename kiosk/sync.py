@@ -263,15 +263,19 @@ class SyncLoop:
 
     def _check_held(self, answer):
         """Synced presses above the hub's held_through that it may have lost (a hub restored
-        from a backup): send them again, once for each held_through (a seq the hub never got,
-        such as a parked press, would otherwise make every answer start a resend)."""
+        from a backup): send them again. Always when the seq right above held_through is
+        one the hub accepted from this kiosk (it lost it, for sure), or when the hub's
+        highest is below ours (it lost the tail); otherwise once for each held_through: a
+        seq the hub never got (a parked press, a lost buffer's unused numbers) would make
+        every answer start a resend."""
         held, highest = answer.get("held_through"), answer.get("highest_seq")
         if type(held) is not int or type(highest) is not int:
             return  # an older hub
         top = self.buffer.highest_synced()
         if top is None or top <= held:
             return
-        if self.buffer.get_meta("resent_above") == held and highest >= top:
+        lost = self.buffer.is_synced(held + 1) or highest < top
+        if not lost and self.buffer.get_meta("resent_above") == held:
             return
         count = self.buffer.requeue_synced_above(held)
         self._set_meta("resent_above", held)

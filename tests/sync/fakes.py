@@ -191,6 +191,9 @@ class MemoryBuffer:
             del self.synced[s]
         return len(again)
 
+    def is_synced(self, seq):
+        return seq in self.synced
+
     def highest_synced(self):
         return max(self.synced, default=None)
 

@@ -165,3 +165,22 @@ def test_a_gap_the_hub_will_never_fill_costs_one_resend_not_a_loop(hub, store):
     assert sorted(hub.presses) == [1, 2, 3, 4, 5, 1001, 1002, 1003, 1004, 1005]
     assert sent == 15  # 10, and 1001-1005 once more
     assert sum(len(batch) for batch in hub.batches()) == sent
+
+
+def test_a_second_restore_to_the_same_held_through_is_repaired_too(hub, store):
+    """Two restores from backups that both end at seq 5 (the second backup was taken
+    before the kiosk had resent what the first restore lost): both times the kiosk sees
+    that the hub lost presses it had accepted, and sends them again."""
+    ids = record(store, 13)
+    loop = loop_for(hub.url, store)
+    try:
+        sync_all(loop)
+        backup = {seq: hub.presses[seq] for seq in range(1, 6)}
+        for restore in range(2):
+            hub.presses.clear()
+            hub.presses.update(backup)
+            ids += record(store, 2)
+            sync_all(loop)
+            assert [hub.presses[seq]["id"] for seq in sorted(hub.presses)] == ids, restore
+    finally:
+        loop.client.close()
