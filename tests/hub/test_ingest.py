@@ -528,3 +528,14 @@ def test_healthz_is_degraded_when_a_commit_works_but_a_batch_would_not_fit(clien
     assert response.json["write"].startswith("disk full: ")
     monkeypatch.undo()
     assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_a_kiosks_answer_carries_no_cookie_and_no_page_headers(client, kiosk):
+    """Device requests are answered with what an API needs: no session cookie, none of the
+    headers that only a rendered page needs (the pages keep them: tests/pages)."""
+    response = send(client, kiosk, [press(1)])
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    for page_only in ("Content-Security-Policy", "X-Frame-Options", "Referrer-Policy"):
+        assert page_only not in response.headers
