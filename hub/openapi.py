@@ -52,6 +52,9 @@ _DATE = {"type": "string", "format": "date", "example": "2026-11-22",
          "description": "a local date of the location, years 1900-9998; to on or after from"}
 _TIMESTAMP = {"type": "string", "format": "date-time", "example": "2026-11-22T10:15:03.120Z",
               "description": "RFC 3339 with a zone, years 1900-9998"}
+_LOCAL_TIME = {"type": "string", "format": "date-time",
+               "example": "2026-11-22T07:30:00+01:00",
+               "description": "local time of the location with its UTC offset"}
 _FLAG = {"type": "string", "enum": ["0", "1", "true", "false"], "default": "0"}
 _FORMAT = {"type": "string", "enum": ["json", "csv"], "default": "json"}
 _DEVICE_ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
@@ -242,6 +245,97 @@ SCHEMAS = {
             },
         }},
     },
+    "Action": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "location", "title", "note", "starts_at", "ends_at", "created_by",
+                     "alert_id"],
+        "properties": {
+            "id": {"type": "integer", "minimum": 1},
+            "location": {"type": "string", "description": "the location's slug"},
+            "title": {"type": "string", "minLength": 1, "maxLength": 200},
+            "note": {"type": "string", "maxLength": 2000},
+            "starts_at": {**_LOCAL_TIME, "description": "when it started: local time of the "
+                                                       "location with its UTC offset"},
+            "ends_at": {**_LOCAL_TIME, "nullable": True,
+                        "description": "when it ended; null for a change that stays"},
+            "created_by": {"type": "string", "description": "the operator who recorded it "
+                                                            "(cli:USER from the command line)"},
+            "alert_id": {"type": "integer", "minimum": 1, "nullable": True,
+                         "description": "the alert it answers"},
+        },
+    },
+    "ActionList": {
+        "type": "object", "required": ["actions"], "additionalProperties": False,
+        "properties": {"actions": {"type": "array", "items": _ref("Action"),
+                                   "description": "in order of starts_at"}},
+    },
+    "EffectSide": {
+        "type": "object", "additionalProperties": False,
+        "required": ["from", "to", "n", "counts", "happy_index", "happy_index_ci",
+                     "negative_share", "negative_share_ci", "complete"],
+        "properties": {
+            "from": {**_LOCAL_TIME, "description": "the window's start, inclusive"},
+            "to": {**_LOCAL_TIME, "description": "the window's end, exclusive"},
+            "n": _N,
+            "counts": _counts(),
+            "happy_index": _HAPPY_INDEX,
+            "happy_index_ci": _HAPPY_INDEX_CI,
+            "negative_share": {**_PERCENT, "nullable": True,
+                               "description": "percent of presses unhappy or very unhappy, "
+                                              "one decimal; null when n = 0"},
+            "negative_share_ci": {"type": "array", "items": _PERCENT, "minItems": 2,
+                                  "maxItems": 2, "nullable": True,
+                                  "description": "its Wilson 95 % interval [low, high]"},
+            "complete": {"type": "boolean",
+                         "description": "false while the window has not ended: the "
+                                        "presses so far"},
+        },
+    },
+    "Effect": {
+        "type": "object", "additionalProperties": False,
+        "required": ["action", "window_days", "before", "after", "difference", "verdict",
+                     "as_of", "overlapping", "summary"],
+        "properties": {
+            "action": {"type": "integer", "minimum": 1},
+            "window_days": {"type": "integer", "enum": [7, 14, 28]},
+            "before": _ref("EffectSide"),
+            "after": _ref("EffectSide"),
+            "difference": {
+                "type": "object", "required": ["happy_index", "happy_index_ci"],
+                "additionalProperties": False,
+                "properties": {
+                    "happy_index": {"type": "number", "minimum": -100, "maximum": 100,
+                                    "nullable": True,
+                                    "description": "after − before, points; null when a "
+                                                   "side has no presses"},
+                    "happy_index_ci": {"type": "array", "minItems": 2, "maxItems": 2,
+                                       "nullable": True,
+                                       "items": {"type": "number", "minimum": -200,
+                                                 "maximum": 200},
+                                       "description": "d ± 1.96·√(s₁²/n₁ + s₂²/n₂); null "
+                                                      "when a side has n < 2"},
+                },
+            },
+            "verdict": {"type": "string",
+                        "enum": ["better", "worse", "no_clear_change", "too_few_presses"],
+                        "description": "too_few_presses if a side has n < 30; else better or "
+                                       "worse when the difference's interval is above or "
+                                       "below 0; else no_clear_change"},
+            "as_of": {**_LOCAL_TIME, "description": "the hub's time of this answer"},
+            "overlapping": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False,
+                "required": ["id", "title", "starts_at", "ends_at", "what"],
+                "properties": {"id": {"type": "integer", "minimum": 1},
+                               "title": {"type": "string"},
+                               "starts_at": _LOCAL_TIME,
+                               "ends_at": {**_LOCAL_TIME, "nullable": True},
+                               "what": {"type": "string", "enum": ["started", "ended"]}},
+            }, "description": "other actions of the location that start or end inside the "
+                              "windows: the change may be theirs"},
+            "summary": {"type": "string", "example": "Better: +9.8 points (5.1 to 14.5), "
+                                                     "412 presses before, 389 after"},
+        },
+    },
     "PressPage": {
         "type": "object", "required": ["presses", "next"], "additionalProperties": False,
         "properties": {
@@ -366,6 +460,40 @@ PATHS = {
                            _query("group", {"type": "string"}, "only this group's locations")],
             "responses": {"200": _json(_ref("Ranking"), "The ranking"),
                           **_errors(400, 401, 403, 503)},
+        },
+    },
+    "/api/v1/locations/{slug}/actions": {
+        "get": {
+            "operationId": "getLocationActions",
+            "summary": "What was done at a location (actions), in time order",
+            "security": _READER_AUTH,
+            "parameters": [{"name": "slug", "in": "path", "required": True,
+                            "schema": {"type": "string", "minLength": 1}}],
+            "responses": {"200": _json(_ref("ActionList"), "The location's actions"),
+                          **_errors(401, 403, 404, 503)},
+        },
+    },
+    "/api/v1/actions/{action_id}/effect": {
+        "get": {
+            "operationId": "getActionEffect",
+            "summary": "Whether the feedback changed after an action",
+            "description": "Before = [starts_at − days, starts_at), after = [ends_at or "
+                           "starts_at, + days): days local calendar days at the same local "
+                           "clock time (whole weeks). Presses by placed time, misuse left "
+                           "out. An after window not over yet gives the presses so far "
+                           "(complete false).",
+            "security": _READER_AUTH,
+            "parameters": [
+                {"name": "action_id", "in": "path", "required": True,
+                 "schema": {"type": "integer", "minimum": 1}},
+                _query("days", {"type": "integer", "enum": [7, 14, 28], "default": 14},
+                       "the length of each window, days"),
+            ],
+            "responses": {"200": _json(_ref("Effect"), "The effect"),
+                          **_errors(400, 401, 403),
+                          "404": {"description": "No such action (`not_found`)",
+                                  "content": {"application/json": {"schema": _ref("Error")}}},
+                          **_errors(503)},
         },
     },
     "/api/v1/openapi.json": {

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from hub.store import actions as action_store
 from hub.store import alerts as alert_store
 from hub.store import registry
 from hub.store import webhooks as webhook_store
@@ -27,7 +28,7 @@ CALLERS = ("anonymous", "viewer", "admin", "device", "revoked", "api")
 # Tables whose rows a refused request must leave alone (login_failures and counters may grow).
 DATA_TABLES = ("locations", "devices", "device_locations", "presses", "device_state", "users",
                "api_tokens", "rollups", "alerts", "alert_settings", "webhooks",
-               "webhook_deliveries")
+               "webhook_deliveries", "actions")
 
 
 @dataclass
@@ -90,6 +91,8 @@ def world(app, db, db_path, site):
                                                    "share_pct": 80}))
     webhook_id = webhook_store.add(db, "https://hooks.example.org/kiosk", None, "s3cret-hook",
                                    CREATED)
+    action_store.add(db, row[0], "Second scanner opened", "", "2026-11-15T07:00:00.000Z", None,
+                     "admin", CREATED, alert_id)  # action 1
     return World(app, str(db_path), tokens, alert_id, webhook_id)
 
 

@@ -47,10 +47,18 @@ ROUTES = [
     ("GET", f"/api/v1/ranking?{DAY}&group=Airport", None, READS),
     ("GET", f"/api/v1/presses?location=ams&{DAY}", None, READS),
     ("GET", f"/api/v1/presses?location=ams&{DAY}&format=csv", None, READS),
+    ("GET", "/api/v1/locations/ams/actions", None, READS),
+    ("GET", "/api/v1/actions/1/effect", None, READS),
+    ("GET", "/api/v1/actions/1/effect?days=28", None, READS),
     ("GET", "/", None, PAGE),
     ("GET", "/?format=csv", None, PAGE),
     ("GET", "/locations/ams", None, PAGE),
     ("GET", "/locations/ams?format=csv&table=heatmap", None, PAGE),
+    ("GET", "/locations/ams/actions", None, PAGE),
+    ("GET", "/locations/ams/actions?format=csv", None, PAGE),
+    ("GET", "/locations/ams/actions/new?alert=1", None, PAGE),
+    ("GET", "/actions/1", None, PAGE),
+    ("GET", "/actions/1?days=7&format=csv", None, PAGE),
     ("GET", "/alerts", None, PAGE),
     ("GET", "/alerts?format=csv", None, PAGE),
     ("GET", "/admin/", None, _with(ADMIN, admin=302)),
@@ -65,6 +73,8 @@ ROUTES = [
     ("POST", "/api/v1/heartbeat", ("json", BEAT), WRITES),
     ("POST", "/api/v1/heartbeat", ("json", {**BEAT, "device_id": "kiosk-3"}),
      _with(WRITES, device=403)),
+    ("POST", "/locations/ams/actions", {"title": "Queue signs", "at": "2026-11-22 08:00"},
+     _with(PAGE, viewer=302, admin=302)),
     ("POST", "/alerts/1/comment", {"comment": "seen"}, _with(PAGE, viewer=302, admin=302)),
     ("POST", "/alerts/1/acknowledge", {"comment": "ok"}, _with(PAGE, viewer=302, admin=302)),
     ("POST", "/admin/locations", {"slug": "new", **LOCATION_FORM}, _with(ADMIN, admin=302)),
@@ -88,6 +98,7 @@ def test_every_route_is_in_the_table(app):
     for rule in app.url_map.iter_rules():
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             path = (rule.rule.replace("<slug>", "ams").replace("<int:alert_id>", "1")
+                    .replace("<int:action_id>", "1")
                     .replace("<int:webhook_id>", "1").replace("<path:filename>", "hub.css")
                     .replace("<username>", "viewer"))
             if "<device_id>" in path:
