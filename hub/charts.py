@@ -9,6 +9,7 @@ presentation attributes, never `style=` (the CSP allows no inline style).
 from markupsafe import Markup, escape
 
 from hub.moods import MOOD_NAMES
+from hub.stats import FEW_PRESSES
 
 MOOD_COLOURS = {
     "very_unhappy": "#a3201d",  # dark red
@@ -55,8 +56,32 @@ def _text(x, y, text, anchor="start", size=11, fill="#1a1a1a", hidden=False):
             f'fill="{fill}"{aria}>{escape(text)}</text>')
 
 
-def _fmt(index):
-    return "no presses" if index is None else f"Happy Index {index:g}"
+def index_parts(entry):
+    """A Happy Index (*entry*: n, happy_index, happy_index_ci) and what stands beside it:
+    ("78.2", " (74.2–82.3), n = 219"); under FEW_PRESSES presses ("100.0", ", n = 3, few
+    presses"), not an interval that looks certain (3 happy presses give 100.0–100.0);
+    ("–", " no presses")."""
+    n = entry["n"]
+    if not n:
+        return "–", " no presses"
+    value = f"{entry['happy_index']:.1f}"
+    if n < FEW_PRESSES or entry["happy_index_ci"] is None:
+        return value, f", n = {n}, few presses"
+    low, high = entry["happy_index_ci"]
+    return value, f" ({low:.1f}–{high:.1f}), n = {n}"
+
+
+def index_words(entry):
+    """"Happy Index 78.2 (74.2–82.3), n = 219", "Happy Index 100.0, n = 3, few presses" or
+    "no presses": the index as a person reads it (design.md, Honest numbers)."""
+    if not entry["n"]:
+        return "no presses"
+    return "Happy Index {}{}".format(*index_parts(entry))
+
+
+def few_presses(entry):
+    """Some presses, but fewer than FEW_PRESSES: marked, not shown as certain."""
+    return 0 < entry["n"] < FEW_PRESSES
 
 
 def sparkline(days, width=140, height=34):
@@ -84,7 +109,8 @@ def sparkline(days, width=140, height=34):
             continue
         run.append((i * step, 3 + (height - 6) * (1 - day["happy_index"] / 100)))
     flush()
-    shown = [f"{d['date']}: {d['happy_index'] if d['happy_index'] is not None else '–'}"
+    shown = [f"{d['date']}: "
+             + ("–" if d["happy_index"] is None else f"{d['happy_index']:.1f} (n = {d['n']})")
              for d in days]
     title = f"Happy Index, last {n} days. " + "; ".join(shown)
     return _svg(width, height, title, body, css="sparkline")
@@ -93,24 +119,54 @@ def sparkline(days, width=140, height=34):
 def heatmap(cells, title):
     """Weekday rows x hour columns, each cell coloured by its Happy Index, labelled with it."""
     cw, ch, left, top = 30, 24, 38, 18
-    width, height = left + 24 * cw + 2, top + 7 * ch + 2
-    body = [_text(left + h * cw + cw / 2, 12, f"{h:02d}", "middle", 10, "#555")
-            for h in range(24)]
+    width, height = left + 24 * cw + 2, top + 7 * ch + 26
+    body = [_FEW_PATTERN]
+    body += [_text(left + h * cw + cw / 2, 12, f"{h:02d}", "middle", 10, "#555")
+             for h in range(24)]
     for d, row in enumerate(cells):
         y = top + d * ch
         body.append(_text(2, y + ch / 2 + 4, WEEKDAYS[d], size=11, fill="#333"))
         for h, cell in enumerate(row):
             x = left + h * cw
             index = cell["happy_index"]
-            label = (f"{WEEKDAYS[d]} {h:02d}:00-{h + 1:02d}:00: {_fmt(index)}, "
-                     f"{cell['total']} presses")
-            body.append(
-                f'<g><title>{escape(label)}</title><rect x="{x + 1}" y="{y + 1}" '
-                f'width="{cw - 2}" height="{ch - 2}" rx="2" fill="{index_colour(index)}"/></g>')
+            label = f"{WEEKDAYS[d]} {h:02d}:00-{h + 1:02d}:00: {index_words(cell)}"
+            few = few_presses(cell)
+            body.append(f'<g><title>{escape(label)}</title>'
+                        + _cell(x + 1, y + 1, cw - 2, ch - 2, index, few) + "</g>")
             if index is not None:
                 body.append(_text(x + cw / 2, y + ch / 2 + 4, f"{index:.0f}", "middle", 10,
-                                  _ink(index), hidden=True))
+                                  _FEW_INK if few else _ink(index), hidden=True))
+    legend_y = top + 7 * ch + 8
+    body.append(_cell(left, legend_y, 22, 14, 50, True))
+    body.append(_text(left + 28, legend_y + 11,
+                      f"hatched: fewer than {FEW_PRESSES} presses, too few to tell (the number "
+                      "is still the cell's Happy Index) · grey: no presses",
+                      size=10, fill="#1a1a1a"))
     return _svg(width, height, title, body, css="chart heatmap")
+
+
+# A cell of few presses: its colour faded towards white and hatched with white lines, so a
+# red cell of 3 presses does not look like one of 300; its number stays dark and readable.
+_FEW_PATTERN = ('<defs><pattern id="few-presses" width="6" height="6" '
+                'patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
+                '<line x1="0" y1="0" x2="0" y2="6" stroke="#ffffff" stroke-width="2.5"/>'
+                '</pattern></defs>')
+_FEW_INK = "#1a1a1a"
+
+
+def _faded(colour, keep=0.45):
+    """*colour* (#rrggbb) mixed with white, *keep* of it left."""
+    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(255 - (255 - c) * keep):02x}" for c in rgb)
+
+
+def _cell(x, y, w, h, index, few):
+    fill = index_colour(index)
+    if not few:
+        return f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="2" fill="{fill}"/>'
+    return (f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="2" fill="{_faded(fill)}"/>'
+            f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="2" fill="url(#few-presses)" '
+            f'stroke="#8a8a8a" stroke-width="0.8" stroke-dasharray="2 2"/>')
 
 
 def trend(days, title, markers=()):
@@ -130,7 +186,7 @@ def trend(days, title, markers=()):
     body.append(_text(left - 4, top + 8, str(most), "end", 10, "#555"))
     body.append(_text(left - 4, top + plot_h, "0", "end", 10, "#555"))
     label_every = max(1, round(n / 8))
-    points = []
+    points, few, band = [], [], []  # band: (x, y of low, y of high) of each day, or None
     for i, day in enumerate(days):
         x = left + i * slot
         y = top + plot_h
@@ -143,23 +199,31 @@ def trend(days, title, markers=()):
                 y -= h
                 parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}"'
                                     f' fill="{MOOD_COLOURS[name]}"/>')
-        label = f"{day['date']}: {day['total']} presses, {_fmt(day['happy_index'])}"
+        label = f"{day['date']}: {index_words(day)}"
         body.append(("<g><title>{}</title>{}</g>").format(escape(label), "".join(parts)))
         if i % label_every == 0:
             body.append(_text(x + bar_w / 2, height - bottom + 14, day["date"][5:], "middle",
                               10, "#555"))
         if day["happy_index"] is not None:
             points.append((x + bar_w / 2, top + plot_h * (1 - day["happy_index"] / 100)))
+            few.append(few_presses(day))
+        ci = day["happy_index_ci"] if not few_presses(day) else None
+        band.append(None if ci is None else (x + bar_w / 2, top + plot_h * (1 - ci[0] / 100),
+                                             top + plot_h * (1 - ci[1] / 100)))
+    body.extend(_band(band))
     if len(points) > 1:
         body.append(('<polyline points="{}" fill="none" stroke="#1a1a1a" '
                            'stroke-width="2"/>').format(
             " ".join(f"{x:.1f},{y:.1f}" for x, y in points)))
-    for x, y in points if n <= 62 else ():
-        body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#1a1a1a"/>'
-                    )
+    for (x, y), hollow in zip(points, few, strict=True) if n <= 62 else ():
+        # A day of few presses: an open dot, its index not to be taken as certain.
+        paint = ('fill="#ffffff" stroke="#1a1a1a" stroke-width="1.5"' if hollow
+                 else 'fill="#1a1a1a"')
+        body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" {paint}/>')
     body.extend(_markers(markers, days, left, slot, top, plot_h))
-    body.append(_text(left, height - 4, "bars: presses per day · line: Happy Index (right axis)",
-                      size=10, fill="#555"))
+    body.append(_text(left, height - 4, "bars: presses per day · line: Happy Index (right axis)"
+                      " · grey band: its 95 % interval · open dot: fewer than "
+                      f"{FEW_PRESSES} presses", size=10, fill="#555"))
     return _svg(width, height, title, body)
 
 
@@ -186,6 +250,27 @@ def _markers(markers, days, left, slot, top, plot_h):
             f'<rect x="{x - 7:.1f}" y="{y:.1f}" width="14" height="12" rx="2" fill="{MARKER}"/>'
             + _text(x, y + 9.5, str(marker["number"]), "middle", 9, "#ffffff", hidden=True)
             + "</g>")
+    return body
+
+
+def _band(band):
+    """The daily Happy Index's 95 % interval: a grey band over each run of days that have
+    one (a short vertical bar for a day alone)."""
+    body, run = [], []
+    for entry in [*band, None]:
+        if entry is not None:
+            run.append(entry)
+            continue
+        if len(run) == 1:
+            x, low, high = run[0]
+            body.append(f'<line x1="{x:.1f}" y1="{low:.1f}" x2="{x:.1f}" y2="{high:.1f}" '
+                        'stroke="#1a1a1a" stroke-opacity="0.3" stroke-width="3"/>')
+        elif run:
+            edge = [f"{x:.1f},{high:.1f}" for x, _, high in run]
+            edge += [f"{x:.1f},{low:.1f}" for x, low, _ in reversed(run)]
+            body.append(f'<polygon points="{" ".join(edge)}" fill="#1a1a1a" '
+                        'fill-opacity="0.14"/>')
+        run = []
     return body
 
 

@@ -4,6 +4,7 @@ data and renders it as HTML, or as CSV with `?format=csv` (what the page shows).
 from datetime import timedelta
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from hub import alerts as alert_rules
 from hub import charts, effects, reports
@@ -32,6 +33,17 @@ def index_text(value):
     return "–" if value is None else f"{value:.1f}"
 
 
+@bp.app_template_filter("index_figure")
+def index_figure(entry):
+    """A Happy Index with its interval and n beside it (charts.index_parts), its few presses
+    marked: `78.2 (74.2–82.3), n = 219`, `100.0, n = 3, few presses`."""
+    value, detail = charts.index_parts(entry)
+    detail = detail.replace("n = ", "n\u00a0=\u00a0")  # "n = 219" never split over lines
+    css = "figure few" if charts.few_presses(entry) else "figure"
+    return Markup('<span class="{}"><span class="value">{}</span><span class="ci">{}</span>'
+                  "</span>").format(css, value, detail)
+
+
 @bp.app_context_processor
 def page_globals():
     return {"principal": shown_operator, "charts": charts, "mood_labels": charts.MOOD_LABELS,
@@ -48,9 +60,15 @@ def _csv(filename, columns, rows):
 def overview():
     group = request.args.get("group") or None
     report = reports.overview(get_db(), hub_now(), group)
+    ranked = request.args.get("ranking")
+    ranked = ranked if ranked in PERIODS else "today"
+    ranking = reports.ranking_recent(get_db(), hub_now(), PERIODS[ranked], group)
     if request.args.get("format") == "csv":
+        if request.args.get("table") == "ranking":
+            return _csv(f"ranking-{ranked}.csv", reports.RANKING_COLUMNS,
+                        reports.ranking_csv_rows(ranking))
         return _csv("overview.csv", reports.OVERVIEW_COLUMNS, reports.overview_csv_rows(report))
-    return render_template("overview.html", report=report)
+    return render_template("overview.html", report=report, ranking=ranking, ranked=ranked)
 
 
 def _period(today):

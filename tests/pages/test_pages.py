@@ -26,7 +26,7 @@ def test_location_page_in_local_time_with_device_health(admin, site, client):
                          press(5, 3, "2026-11-22T10:25:00Z")])
     page = admin.get("/locations/ams?period=today").get_data(as_text=True)
     assert "Europe/Amsterdam" in page
-    assert "Sun 11:00-12:00: Happy Index 55.6, 3 presses" in page
+    assert "Sun 11:00-12:00: Happy Index 55.6, n = 3, few presses" in page
     assert "11:00 <span" in page  # the per-hour table, in local time
     assert "<strong>2</strong>" in page  # missing seqs
     assert "parked" not in page
