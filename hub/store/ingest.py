@@ -202,11 +202,6 @@ def _device_seqs(db, device_id):
     return Held(0, 0) if row is None else Held(row[0], row[1])
 
 
-def held(db, device_id):
-    """What the hub holds of *device_id* (for the heartbeat's answer)."""
-    return _device_seqs(db, device_id)
-
-
 def _held_through(db, device_id, start):
     """The end of the run of stored seqs start+1, start+2, … (each seq is walked once: the
     mark only grows)."""
