@@ -3,6 +3,7 @@ real `hub serve`. Screenshots go to $ARTIFACTS_DIR (else the test's tmp_path).""
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -163,7 +164,20 @@ def test_an_operator_in_chromium(hub_url, browser, artifacts, tmp_path):
     assert page.locator("img").count() == 0
     assert page.locator("svg.sparkline").count() == 2
     assert "Negative feedback" in page.locator("section.warn").inner_text()
+    # Each Happy Index with its 95 % interval and n, as design.md writes it.
+    schiphol = overview.locator("tr", has_text="Schiphol security").inner_text()
+    assert re.search(r"\d+\.\d \(\d+\.\d–\d+\.\d\),\sn\s=\s\d+", schiphol), schiphol
     page.screenshot(path=artifacts / "overview.png", full_page=True)
+
+    # The ranking: n beside each location, and what the order means; its period picker.
+    ranking = page.locator("#ranking")
+    assert "5 happy presses out of 5 rank below 4,000 out of 5,000" in ranking.inner_text()
+    assert ranking.locator("tbody tr").count() == 2
+    ranking.get_by_role("link", name="30 days").click()
+    page.wait_for_url("**/?ranking=30d#ranking")
+    assert page.locator("#ranking a[aria-current=page]").inner_text() == "30 days"
+    first = page.locator("#ranking tbody tr").first.inner_text()
+    assert first.startswith("1\t") and re.search(r"\t\d{3,}\t", first), first
 
     # A CSV download of the overview.
     with page.expect_download() as download_info:
@@ -186,7 +200,8 @@ def test_an_operator_in_chromium(hub_url, browser, artifacts, tmp_path):
     heatmap = page.locator("svg.heatmap")
     assert heatmap.is_visible()
     assert "Happy Index by weekday and local hour" in heatmap.locator("title").first.text_content()
-    assert heatmap.locator("rect").count() == 7 * 24
+    assert heatmap.locator("g").count() == 7 * 24  # one shape group (and tooltip) per cell
+    assert heatmap.get_by_text("hatched: fewer than 10 presses").is_visible()
     page.locator("nav.filter").get_by_role("link", name="30 days").click()
     page.wait_for_url("**/locations/ams?period=30d")
     assert page.locator("table.devices tbody tr").count() == 2
