@@ -176,6 +176,16 @@ def device_revoke(device_id):
     return redirect(url_for(".devices"))
 
 
+@bp.post("/devices/<device_id>/token")
+def device_rotate_token(device_id):
+    db = get_db()
+    token = registry.rotate_device_token(db, device_id)
+    # As for a new device: shown once, in this response only.
+    return render_template("admin/devices.html", devices=registry.devices(db),
+                           locations=registry.locations(db), token=token,
+                           new_device=device_id, rotated=True)
+
+
 @bp.post("/devices/<device_id>/move")
 def device_move(device_id):
     slug = _field("location", limit=64)

@@ -285,6 +285,23 @@ def device_revoke(hub, device_id):
     click.echo(f"revoked {device_id}")
 
 
+@device.command("rotate-token")
+@click.argument("device_id")
+@pass_hub
+def device_rotate_token(hub, device_id):
+    """Give a kiosk a new token; print it, alone, on stdout (shown only this once).
+
+    The old token answers 401 from now on (a lost or stolen card). The device keeps its id,
+    location, presses and numbering; a revoked device is active again with the new token.
+
+    \b
+    Example:
+        hub device rotate-token ams-security-03 > ams-security-03.token
+    """
+    token = registry.rotate_device_token(hub.open(), device_id)
+    click.echo(token)
+
+
 @device.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON list instead of a table.")
 @pass_hub

@@ -124,6 +124,20 @@ def revoke_device(db, device_id, now):
         )
 
 
+def rotate_device_token(db, device_id):
+    """A new token for *device_id*; return it (the only time it is seen). The old token stops
+    working with this commit; id, location, presses and numbering stay. A revoked device is
+    active again with the new token (re-keying it is how a revoked kiosk comes back)."""
+    token, digest = new_token()
+    with db.atomic():
+        _device(db, device_id)
+        db.execute(
+            "UPDATE devices SET token_hash = ?, revoked_at = NULL WHERE device_id = ?",
+            (digest, device_id),
+        )
+    return token
+
+
 def _device(db, device_id):
     row = db.row("SELECT * FROM devices WHERE device_id = ?", (device_id,))
     if row is None:

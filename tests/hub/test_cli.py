@@ -116,6 +116,45 @@ def test_device_move_and_revoke(hub_cli, ams, client, db):
     assert "revoked" in hub_cli("device", "list").stdout
 
 
+def test_device_rotate_token_keeps_the_device_and_refuses_the_old_token(hub_cli, ams, client):
+    """A lost card: the new token, alone on stdout, works at once; the old one is a 401 at
+    once, for presses and heartbeats; id, location and numbering are the device's as before."""
+    hub_cli("location", "add", "kol", "--name", "K", "--timezone", "Asia/Kolkata")
+    old = hub_cli("device", "add", "k", "--location", "ams").stdout.strip()
+    hub_cli("device", "move", "k", "--location", "kol")
+    sent = send(client, {"Authorization": f"Bearer {old}"}, [press(1), press(2)], device_id="k")
+    assert sent.json["highest_seq"] == 2
+    result = hub_cli("device", "rotate-token", "k")
+    assert result.exit_code == 0, result.stderr
+    new = result.stdout.strip()
+    assert result.stdout == new + "\n" and len(new) >= 43 and new != old
+    refused = send(client, {"Authorization": f"Bearer {old}"}, [press(3)], device_id="k")
+    assert refused.status_code == 401
+    beat = {"device_id": "k", "boot_id": "b", "uptime_ms": 1,
+            "sent_at": "2026-11-22T12:00:00.000Z"}
+    assert client.post("/api/v1/heartbeat", json=beat,
+                       headers={"Authorization": f"Bearer {old}"}).status_code == 401
+    accepted = send(client, {"Authorization": f"Bearer {new}"}, [press(2), press(3)],
+                    device_id="k")
+    assert accepted.status_code == 200, accepted.json
+    assert (accepted.json["inserted"], accepted.json["duplicates"]) == (1, 1)
+    assert accepted.json["highest_seq"] == 3  # numbering goes on where it was
+    (device,) = json.loads(hub_cli("device", "list", "--json").stdout)
+    assert (device["device_id"], device["location"], device["revoked_at"]) == ("k", "kol", None)
+
+
+def test_device_rotate_token_brings_back_a_revoked_device(hub_cli, ams, client):
+    old = hub_cli("device", "add", "k", "--location", "ams").stdout.strip()
+    hub_cli("device", "revoke", "k")
+    new = hub_cli("device", "rotate-token", "k").stdout.strip()
+    assert send(client, {"Authorization": f"Bearer {old}"}, [press(1)],
+                device_id="k").status_code == 401
+    assert send(client, {"Authorization": f"Bearer {new}"}, [press(1)],
+                device_id="k").status_code == 200
+    assert "k\tams\tactive" in hub_cli("device", "list").stdout
+    assert "no device" in one_line_error(hub_cli("device", "rotate-token", "nope"), 1)
+
+
 def test_users_and_api_tokens(hub_cli, ams, client, db):
     result = hub_cli("user", "add", "alice", "--admin", "--password-stdin",
                      input="a long password\n")
@@ -302,7 +341,7 @@ def _commands(group, path=()):
 def test_the_command_tree_is_what_the_docs_list():
     names = {" ".join(path) for path in _commands(cli)}
     assert {"init-db", "location add", "device add", "device move", "device revoke",
-            "device list", "user add", "api-token add", "serve", "export", "rebuild-rollups",
+            "device rotate-token", "device list", "user add", "api-token add", "serve", "export", "rebuild-rollups",
             "backup", "demo", "alerts run"} <= names
 
 

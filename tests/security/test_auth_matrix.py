@@ -86,6 +86,7 @@ ROUTES = [
     ("POST", "/admin/users/viewer/role", {"role": "viewer"}, _with(ADMIN, admin=302)),
     ("POST", "/admin/webhooks", {"url": "https://hooks.example.org/new"}, ADMIN),
     ("POST", "/admin/webhooks/1/delete", {}, _with(ADMIN, admin=302)),
+    ("POST", "/admin/devices/kiosk-3/token", {}, ADMIN),
     ("POST", "/admin/devices/kiosk-3/revoke", {}, _with(ADMIN, admin=302)),
     # A login checks the password only (a wrong one here), whatever else is sent.
     ("POST", "/login", {"username": "viewer", "password": "wrong"}, dict.fromkeys(CALLERS, 401)),
@@ -169,3 +170,24 @@ def test_an_api_token_of_an_admin_cannot_write_either(world, db):
     assert client.get("/admin/users", headers=headers).status_code == 403
     assert world.snapshot() == before
     assert client.get("/api/v1/locations", headers=headers).status_code == 200
+
+
+def test_a_device_token_rotated_on_the_admin_page_is_refused_at_once(world):
+    """The page shows the new token once; the old one is a 401 from the next request on,
+    and the device goes on with its numbering under the new one."""
+    admin, device = world.client("admin"), world.app.test_client()
+    page = admin.post("/admin/devices/kiosk-1/token", data={"csrf_token": form_token(admin)})
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    new = text.split('<code class="token">', 1)[1].split("</code>", 1)[0]
+    assert "The old token no longer works." in text and len(new) >= 43
+    old = world.headers("device")
+    refused = device.post("/api/v1/presses", headers=old, json=batch([press(6)]))
+    assert refused.status_code == 401
+    accepted = device.post("/api/v1/presses", headers={"Authorization": f"Bearer {new}"},
+                           json=batch([press(6)]))
+    assert accepted.status_code == 200 and accepted.get_json()["highest_seq"] == 6
+    # Without a CSRF token the form changes nothing.
+    before = world.snapshot()
+    assert admin.post("/admin/devices/kiosk-1/token", data={}).status_code in (400, 403)
+    assert world.snapshot() == before
