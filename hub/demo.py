@@ -21,7 +21,7 @@ from pathlib import Path
 
 import requests
 
-from hub import alerts
+from hub import alerts, effects
 from hub.ingest import accept_batch, accept_heartbeat
 from hub.payloads import parse_heartbeat, parse_press_batch
 from hub.store import Database, registry
@@ -66,6 +66,37 @@ SILENT_FOR = timedelta(hours=3)
 BAD_MORNING = ("ams-security", 7, 10)  # local 07:00-10:00: a queue made people unhappy
 
 
+@dataclass(frozen=True)
+class DemoAction:
+    slug: str
+    title: str
+    note: str
+    days_ago: int  # local days before today (half the seeded days, when fewer)
+    hour: int  # the local hour it starts
+
+
+# What was done (closing the loop). The airport's everyday morning queue (07:00-09:00, more
+# unhappy presses) ends in the generated presses when its second scanner opens, so that
+# action's effect page says "better" from the presses themselves; the library's signs
+# change nothing in them: "no clear change".
+SECOND_SCANNER = DemoAction(
+    "ams-security", "Second scanner opened",
+    "Lane 3 runs a second scanner from 07:00 to 09:00, the morning peak.", 21, 7)
+QUIET_SIGNS = DemoAction(
+    "blr-library", "Quiet-zone signs in the reading room",
+    "Six signs asking for quiet near the desks.", 18, 10)
+ACTIONS = (SECOND_SCANNER, QUIET_SIGNS)
+
+
+def action_start(action, now, days):
+    """When a demo action starts: its local hour, *days_ago* local days before today (at
+    most half of the *days* seeded, so that there are presses before it)."""
+    location = next(loc for loc in LOCATIONS if loc.slug == action.slug)
+    tz = zone(location.timezone)
+    day = now.astimezone(tz).date() - timedelta(days=min(action.days_ago, days // 2))
+    return datetime(day.year, day.month, day.day, action.hour, tzinfo=tz).astimezone(UTC)
+
+
 def bad_morning_day(location, now):
     """The latest local day whose bad morning is over at *now* (today after 10:00)."""
     local = now.astimezone(zone(location.timezone))
@@ -89,19 +120,23 @@ def _weekday_factor(location, weekday):
     return 1.25 if weekday in (4, 6) else 1.0  # the airport: Friday and Sunday peaks
 
 
-def _mood_weights(location, local_start, bad):
+def _mood_weights(location, local_start, bad, queue=True):
+    """Weights of moods 1-4 of a press at local time *local_start* (*bad*: a bad spell;
+    *queue* False: the airport's morning queue is gone, a second scanner runs)."""
     w1, w2, w3, w4 = location.mood
     if bad:
         return (50, 30, 12, 8)
-    if location.slug == "ams-security" and 7 <= local_start.hour < 9:
-        return (w1 * 2, w2 * 2, w3, w4 * 0.7)  # morning queues
+    if queue and location.slug == "ams-security" and 7 <= local_start.hour < 9:
+        return (w1 * 2, w2 * 2, w3, w4 * 0.7)  # morning queues (until a second scanner)
     if location.slug == "yyt-clinic" and local_start.hour >= 15:
         return (w1 * 1.6, w2 * 1.5, w3, w4 * 0.8)  # long afternoon waits
     return (w1, w2, w3, w4)
 
 
-def generate_presses(location, first_day, days, now, rng):
-    """Yield (device_id, pressed_at UTC, mood, misuse) in time order for *location*."""
+def generate_presses(location, first_day, days, now, rng, scanner_at=None):
+    """Yield (device_id, pressed_at UTC, mood, misuse) in time order for *location*.
+    *scanner_at*: when the airport's second scanner opened, ending its morning queue (None:
+    never)."""
     tz = zone(location.timezone)
     bad_slug, bad_from, bad_to = BAD_MORNING
     bad_day = bad_morning_day(location, now)
@@ -119,7 +154,8 @@ def generate_presses(location, first_day, days, now, rng):
             bad = location.slug == bad_slug and day == bad_day and bad_from <= hour < bad_to
             if bad:
                 expected *= 1.6
-            moods = _mood_weights(location, local_start, bad)
+            moods = _mood_weights(location, local_start, bad,
+                                  queue=scanner_at is None or start < scanner_at)
             count = _poisson(rng, expected)
             offsets = sorted(rng.uniform(0, 3600) for _ in range(count))
             for offset in offsets:
@@ -174,6 +210,10 @@ def seed(path, days=90, now=None, rng=None, progress=None):
             live[live_id] = registry.add_device(db, live_id, location.slug, stamp)
             _seed_location(db, location, days, now, rng, progress)
         _raise_alerts(db, now)
+        for action in ACTIONS:
+            effects.record(db, action.slug, title=action.title, note=action.note,
+                           at=format_utc(action_start(action, now, days)),
+                           created_by=DEMO_USER, now=now)
         return {"password": password, "api_token": api_token, "live_devices": live}
     finally:
         db.close()
@@ -187,7 +227,10 @@ def _seed_location(db, location, days, now, rng, progress):
     seqs = dict.fromkeys(location.devices, 0)
     boot_id = {device: str(uuid.UUID(int=rng.getrandbits(128))) for device in location.devices}
     last_day = None
-    for device, pressed, mood, misuse in generate_presses(location, first_day, days, now, rng):
+    scanner_at = (action_start(SECOND_SCANNER, now, days)
+                  if location.slug == SECOND_SCANNER.slug else None)
+    for device, pressed, mood, misuse in generate_presses(location, first_day, days, now, rng,
+                                                          scanner_at=scanner_at):
         seqs[device] += 1
         batches[device].append({
             "seq": seqs[device], "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
