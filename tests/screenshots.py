@@ -2,8 +2,8 @@
 
 Runs `hub demo` itself (the seeded database, `hub serve` and the three live simulated
 kiosks, as `make demo` does) on a free loopback port, waits until every live kiosk has synced
-presses, logs in with Debian's Chromium and saves the overview and a location page under
-docs/images/, then stops the demo with Ctrl-C (SIGINT) as a person would.
+presses, logs in with Debian's Chromium and saves the overview, a location page and an
+action's effect page under docs/images/, then stops the demo with Ctrl-C (SIGINT) as a person would.
 """
 
 import json
@@ -62,6 +62,11 @@ def main(out=ROOT / "docs" / "images"):
             page.screenshot(path=out / "overview.png", full_page=True)
             page.goto(url + "/locations/ams-security?period=30d")
             page.screenshot(path=out / "location.png", full_page=True)
+            # The demo's first action: the airport's second scanner (docs/operator.md).
+            page.goto(url + "/locations/ams-security/actions")
+            page.get_by_role("link", name="Second scanner opened").first.click()
+            page.wait_for_url("**/actions/*")
+            page.screenshot(path=out / "action.png", full_page=True)
             browser.close()
     finally:
         if running.poll() is None:
@@ -69,7 +74,7 @@ def main(out=ROOT / "docs" / "images"):
             running.wait(timeout=60)
         log.close()
         shutil.rmtree(work)
-    print(f"wrote {out / 'overview.png'} and {out / 'location.png'}")
+    print(f"wrote {out / 'overview.png'}, {out / 'location.png'} and {out / 'action.png'}")
 
 
 if __name__ == "__main__":
