@@ -81,7 +81,8 @@ yaml_str() {
 
 # cloud-init NoCloud files: user-data, meta-data, network-config into DIR.
 write_cloud_init() {  # DIR
-    local dir=$1
+    local dir=$1 admin=""
+    [[ -n "$TECH_SSH_KEY" ]] && admin=" --admin $TECH_USER"
     {
         echo "#cloud-config"
         echo "# Written by deploy/flash: the first boot of a feedback kiosk (docs/technician.md)."
@@ -107,7 +108,7 @@ write_cloud_init() {  # DIR
         # and cloud-init is switched off, so that a later boot without its seed does not take
         # the Pi for a new instance and set it up again; what it set up (hostname, user,
         # /etc/netplan) stays. On failure all stays for a second try; the log says why.
-        echo "  - [sh, -c, \"bash /boot/firmware/kiosk/install-kiosk.sh --source /boot/firmware/kiosk > /var/log/kiosk-firstboot.log 2>&1 && rm -rf /boot/firmware/kiosk && rm -f /boot/firmware/user-data /boot/firmware/meta-data /boot/firmware/network-config && touch /etc/cloud/cloud-init.disabled || { cp /var/log/kiosk-firstboot.log /boot/firmware/kiosk/firstboot.log; rm -f /boot/firmware/kiosk/token; }\"]"
+        echo "  - [sh, -c, \"bash /boot/firmware/kiosk/install-kiosk.sh --source /boot/firmware/kiosk$admin > /var/log/kiosk-firstboot.log 2>&1 && rm -rf /boot/firmware/kiosk && rm -f /boot/firmware/user-data /boot/firmware/meta-data /boot/firmware/network-config && touch /etc/cloud/cloud-init.disabled || { cp /var/log/kiosk-firstboot.log /boot/firmware/kiosk/firstboot.log; rm -f /boot/firmware/kiosk/token; }\"]"
     } >"$dir/user-data"
     {
         echo "instance-id: $(yaml_str "kiosk-$KIOSK_HOSTNAME-$(date -u +%Y%m%d%H%M%S)")"

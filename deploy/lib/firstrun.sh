@@ -71,6 +71,7 @@ add_technician() {
     printf '%s\n' "$TECH_SSH_KEY" >"$R$home/.ssh/authorized_keys"
     chmod 0600 "$R$home/.ssh/authorized_keys"
     chown -R "$TECH_USER:$TECH_USER" "$R$home/.ssh"
+    mkdir -p "$R/etc/sudoers.d"
     printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$TECH_USER" >"$R/etc/sudoers.d/010_kiosk-technician"
     chmod 0440 "$R/etc/sudoers.d/010_kiosk-technician"
     mkdir -p "$R/etc/ssh/sshd_config.d"
@@ -119,7 +120,9 @@ failed=0
 [[ -n "${WIFI_SSID:-}" ]] && { set_wifi || failed=1; }
 
 # Before the normal boot: nothing to start, the reboot that follows starts kiosk.service.
-if ((failed == 0)) && bash "$KIT/install-kiosk.sh" --source "$KIT" --no-start ${R:+--root "$R"}; then
+admin=()
+[[ -n "${TECH_USER:-}" && -n "${TECH_SSH_KEY:-}" ]] && admin=(--admin "$TECH_USER")
+if ((failed == 0)) && bash "$KIT/install-kiosk.sh" --source "$KIT" --no-start "${admin[@]}" ${R:+--root "$R"}; then
     rm -rf "$KIT"  # the token and config copies on the FAT partition, the wheelhouse
     echo "kiosk first boot: done"
 else

@@ -34,7 +34,10 @@ STUBS = {
                 ' >>"$KIOSK_ROOT/etc/passwd"\n'
                 'echo "${!#}:x:998:" >>"$KIOSK_ROOT/etc/group"\n'
                 'sed -i "s/^gpio:\\(.*\\):$/gpio:\\1:${!#}/" "$KIOSK_ROOT/etc/group"'),
-    "usermod": "",
+    "usermod": ('g=""; for a in "$@"; do [ "$p" = --groups ] && g=$a; p=$a; done\n'
+                'for one in ${g//,/ }; do\n'
+                '  sed -i -E "s/^($one:[^:]*:[^:]*:)(.+)$/\\1\\2,${!#}/;'
+                ' s/^($one:[^:]*:[^:]*:)$/\\1${!#}/" "$KIOSK_ROOT/etc/group"\ndone'),
     "chown": "",
     "runuser": 'shift 3; "$@"',
     "sudo": 'while [ "${1#-}" != "$1" ]; do shift; done; "$@"',
@@ -125,5 +128,6 @@ def bundle(tmp_path, config_file, token_file):
     (source / "kiosk.toml").write_text(config_file.read_text())
     (source / "token").write_text(token_file.read_text())
     (source / "kiosk.service").write_text((REPO / "systemd/kiosk.service").read_text())
+    (source / "kiosk-wrapper.sh").write_text((DEPLOY / "lib/kiosk-wrapper.sh").read_text())
     make_wheelhouse(source / "wheelhouse")
     return source

@@ -59,6 +59,12 @@ def test_first_boot_sets_up_the_pi_and_removes_its_traces(fake_system, bundle, t
     calls = fake_system.calls()
     assert f"systemctl --root={root} enable kiosk.service" in calls
     assert not any("restart" in c or c.startswith("systemctl start") for c in calls)
+    # The technician runs `kiosk status` and `kiosk selftest` as typed (group kiosk-admin).
+    assert "kiosk-admin:x:999:tech" in (root / "etc/group").read_text().splitlines()
+    assert (root / "usr/local/bin/kiosk").read_text() == (
+        DEPLOY / "lib/kiosk-wrapper.sh").read_text()
+    assert "%kiosk-admin ALL=(kiosk) NOPASSWD: /usr/local/bin/kiosk status," in (
+        root / "etc/sudoers.d/kiosk-admin").read_text()
 
     # Traces gone: the hook, the script, the token and config copies.
     assert (boot / "cmdline.txt").read_text() == CMDLINE

@@ -97,7 +97,8 @@ def test_trixie_card_gets_cloud_init(trixie, tmp_path, inputs):
     assert_kiosk_bundle(card, inputs)
     user_data = images.fat_read(card, "user-data").decode()
     assert user_data.startswith("#cloud-config\n")
-    assert "/boot/firmware/kiosk/install-kiosk.sh --source /boot/firmware/kiosk" in user_data
+    assert ("/boot/firmware/kiosk/install-kiosk.sh --source /boot/firmware/kiosk --admin tech"
+            in user_data)
     assert SSH_KEY.strip() in user_data
     assert "ssh_pwauth: false" in user_data
     # The hostname defaults to the config's device_id.

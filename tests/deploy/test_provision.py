@@ -37,13 +37,13 @@ def test_provision_installs_then_is_unchanged(fake_system, config_file, token_fi
     assert "systemctl enable kiosk.service" in calls
     assert "systemctl restart kiosk.service" in calls
     assert "kiosk selftest: config ok" in first.stdout
-    assert first.stderr.strip().endswith("tech@kiosk-03.local: changed")
+    assert first.stderr.strip().endswith("tech@kiosk-03.local: changed, selftest ok")
 
     fake_system.clear_log()
     second = provision(fake_system, config_file, token_file, wheelhouse)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "kiosk: unchanged" in second.stdout
-    assert second.stderr.strip().endswith("tech@kiosk-03.local: unchanged")
+    assert second.stderr.strip().endswith("tech@kiosk-03.local: unchanged, selftest ok")
     calls = [c for c in fake_system.calls() if not c.startswith("systemctl is-active")]
     assert not any(c.startswith(("systemctl", "useradd", "groupadd", "python3", "venv-python",
                                  "chown")) for c in calls), calls
@@ -62,7 +62,7 @@ def test_upgrade_installs_the_new_version_and_restarts(fake_system, config_file,
     new = make_wheelhouse(tmp_path / "new", version="0.2.0")
     fake_system.clear_log()
     plain = provision(fake_system, config_file, token_file, new)
-    assert "--upgrade" in plain.stdout and plain.stderr.strip().endswith("unchanged")
+    assert "--upgrade" in plain.stdout and plain.stderr.strip().endswith("unchanged, selftest ok")
     assert not any(c.startswith("systemctl") and "is-active" not in c
                    for c in fake_system.calls())
 
