@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import ssl
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ class Config:
     leds: dict = field(default_factory=dict)  # mood name or "thanks" -> BCM pin
     hub_url: str | None = None
     token: str | None = field(default=None, repr=False)
+    token_file: str | None = None  # where token came from; re-read when the hub refuses it
     ca_file: str | None = None
     lockout_s: float = 2.0
     sync_interval_s: float = 30.0
@@ -92,14 +94,13 @@ def _hub(data):
         raise _bad("hub_url", "an http:// or https:// URL", hub_url)
     if "token" in data and "token_file" in data:
         raise ConfigError("token: give token or token_file, not both")
+    token_file = None
     if "token_file" in data:
         token_file = _string(data, "token_file", None)
         try:
-            token = Path(token_file).read_text().strip()
-        except OSError as e:
-            raise ConfigError(f"token_file: cannot read {token_file}: {e.strerror}") from None
-        if not token:
-            raise ConfigError(f"token_file: {token_file} is empty")
+            token = read_token(token_file)
+        except ValueError as e:
+            raise ConfigError(f"token_file: {e}") from None
     elif "token" in data:
         token = _string(data, "token", None)
         if not token.strip():
@@ -109,9 +110,37 @@ def _hub(data):
     ca_file = data.get("ca_file")
     if ca_file is not None:
         ca_file = _string(data, "ca_file", None)
-        if not os.path.isfile(ca_file):
-            raise ConfigError(f"ca_file: no such file: {ca_file}")
-    return {"hub_url": hub_url.rstrip("/"), "token": token.strip(), "ca_file": ca_file}
+        _check_ca_file(ca_file)
+    return {"hub_url": hub_url.rstrip("/"), "token": token.strip(), "token_file": token_file,
+            "ca_file": ca_file}
+
+
+def read_token(path):
+    """The device token in the file *path*, stripped; ValueError with one line if there is
+    none (cannot read it, or empty)."""
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not text") from None
+    if not token:
+        raise ValueError(f"{path} is empty")
+    return token
+
+
+def _check_ca_file(path):
+    """A ca_file the HTTPS client can use: readable PEM with at least one certificate. Checked
+    at start, so a CA file that never arrived is one line naming it, not a TLS error later."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"ca_file: no such file: {path} (the hub's CA certificate, PEM; "
+                          "deploy/flash and deploy/provision install it with --ca-file)")
+    try:
+        ssl.create_default_context(cafile=path)
+    except ssl.SSLError:  # an OSError too: first
+        raise ConfigError(f"ca_file: {path} holds no PEM certificate") from None
+    except OSError as e:
+        raise ConfigError(f"ca_file: cannot read {path}: {e.strerror}") from None
 
 
 def _buttons(data):

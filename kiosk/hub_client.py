@@ -2,7 +2,10 @@
 and the sorting of every answer and transport failure into the classes the sync loop acts on."""
 
 import email.utils
+import socket
+import ssl
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import requests
 
@@ -39,6 +42,8 @@ class HubClient:
 
     def __init__(self, hub_url, token, ca_file=None, timeout=TIMEOUT_S, session=None):
         self.base = hub_url.rstrip("/")
+        self.host = urlsplit(self.base).hostname or self.base
+        self.ca_file = str(ca_file) if ca_file else None
         self.timeout = timeout
         self.session = session or requests.Session()
         self.session.auth = BearerAuth(token)
@@ -47,6 +52,9 @@ class HubClient:
         self.session.headers["User-Agent"] = f"kiosk/{__version__}"
         self.answers = 0  # HTTP answers received, whatever their status
 
+    def set_token(self, token):
+        """Use *token* from the next request on (the token file was corrected)."""
+        self.session.auth = BearerAuth(token)
 
     def post(self, path, body):
         """The hub's answer to POST *path*; transport failures raise SyncFailure(transient)."""
@@ -57,9 +65,14 @@ class HubClient:
                                          verify=self.verify, allow_redirects=False)
         except requests.exceptions.SSLError as error:
             # A certificate problem will not fix itself quickly: the slow retry.
-            raise SyncFailure("refused", f"TLS: {_reason(error)}") from None
+            raise SyncFailure("refused", tls_message(error, self.host, self.ca_file)) from None
         except requests.RequestException as error:
-            raise SyncFailure("transient", _transport_message(error)) from None
+            raise SyncFailure("transient", _transport_message(error, self.host)) from None
+        except OSError as error:  # requests' own check of verify=: the ca_file went away
+            if self.ca_file is None:
+                raise
+            raise SyncFailure("refused", f"ca_file: cannot use {self.ca_file}: "
+                              f"{error.strerror or error}") from None
         self.answers += 1
         return response
 
@@ -131,14 +144,63 @@ def retry_after_s(response, now=None):
     return min(max(seconds, 0.0), RETRY_AFTER_CAP_S)
 
 
-def _transport_message(error):
+def _transport_message(error, host=None):
     if isinstance(error, requests.exceptions.ConnectTimeout):
         return "hub unreachable: connect timed out"
     if isinstance(error, requests.exceptions.Timeout):
         return "no answer from the hub in time (read timeout)"
     if isinstance(error, requests.exceptions.ConnectionError):
+        unresolved = _cause(error, socket.gaierror)
+        if unresolved is not None:
+            return f"hub unreachable: cannot resolve {host} ({_dns_words(unresolved)})"
         return f"hub unreachable: {_reason(error)}"
     return f"request failed: {_reason(error)}"
+
+
+def _dns_words(error):
+    if error.errno == socket.EAI_NONAME:
+        return "no such name: check hub_url and the DNS servers"
+    if error.errno == socket.EAI_AGAIN:
+        return "no DNS server answers: is the network up?"
+    return error.strerror or str(error)
+
+
+def tls_message(error, host, ca_file=None, now=None):
+    """A TLS failure in plain words, starting `TLS: `. A certificate that is not yet valid
+    means, on a Pi (no RTC), a clock that is behind: said so, with the clock's time."""
+    failed = _cause(error, ssl.SSLCertVerificationError)
+    if failed is None:
+        return f"TLS: {_reason(error)}"
+    why = (failed.verify_message or "").lower()
+    clock = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    if "not yet valid" in why:
+        return (f"TLS: certificate is not yet valid by this kiosk's clock ({clock}): the "
+                "clock is behind (no RTC, no NTP?); give the Pi an NTP server it can reach")
+    if "expired" in why:
+        return (f"TLS: certificate has expired by this kiosk's clock ({clock}): renew the "
+                "hub's certificate, or the clock is ahead")
+    if "mismatch" in why or "not valid for" in why:
+        return f"TLS: the hub's certificate is not for {host} ({failed.verify_message})"
+    if "issuer" in why or "self-signed" in why or "self signed" in why:
+        trust = (f"not signed by the CA in ca_file {ca_file}" if ca_file else
+                 "set ca_file to the CA that signed it")
+        return f"TLS: the hub's certificate is not trusted ({failed.verify_message}): {trust}"
+    return f"TLS: {failed.verify_message or _reason(error)}"
+
+
+def _cause(error, kind):
+    """The first exception of *kind* in *error*'s chain of reasons and causes, or None."""
+    seen = set()
+    while isinstance(error, BaseException) and id(error) not in seen:
+        if isinstance(error, kind):
+            return error
+        seen.add(id(error))
+        inner = getattr(error, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in reversed(error.args) if isinstance(a, BaseException)),
+                         error.__cause__ or error.__context__)
+        error = inner
+    return None
 
 
 _REASONS = {

@@ -9,6 +9,8 @@ Every failure is sorted (docs/decisions.md, "Sync"):
     too large  413                                    halve the batch; a single press is parked
     bad press  400                                    bisect, park the press the hub refuses
     refused    401, 403 (and a 400 on the envelope)   stop sending, report, retry every 5 min
+                                                      (401/403: at once when token_file
+                                                      changes; it is looked at every 5 s)
     seq conflict 409 seq_conflict                      renumber the presses named above the
                                                       hub's highest_seq, send them again
 A press is marked synced only after a 2xx that is the hub's JSON counting every press sent
@@ -28,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 
 from kiosk import __version__
 from kiosk.clock import Clock
+from kiosk.config import read_token
 from kiosk.hub_client import (
     TIMEOUT_S,
     HubClient,
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 300.0
 REFUSED_RETRY_S = 300.0  # 401/403 or a refused envelope: a token or config may be fixed later
+TOKEN_CHECK_S = 5.0  # while the hub refuses the token: how often the token file is looked at
 PROGRESS_EVERY_S = 60.0  # at most one "synced N presses" line this often
 PRUNE_EVERY_S = 3600.0
 REMIND_EVERY_S = 600.0  # while failing the same way, one reminder line this often
@@ -105,6 +109,7 @@ class SyncLoop:
         self.interval = float(config.sync_interval_s)
         self.batch_size = max(1, int(config.batch_size))
         self.failure = None  # the SyncFailure we are waiting out, if any
+        self._token = config.token  # the one the client sends
         self._resume_at = float("-inf")
         self._heartbeat_due = float("-inf")
         self._prune_due = float("-inf")
@@ -146,7 +151,11 @@ class SyncLoop:
         self._prune_if_due()  # local housekeeping: also while the hub is away
         now = self.monotonic()
         if now < self._resume_at:
-            return self._resume_at - now
+            if not self._waiting_for_token():
+                return self._resume_at - now
+            if not self._token_changed():
+                return min(self._resume_at - now, TOKEN_CHECK_S)
+            self._resume_at = now
         answers = self.client.answers
         try:
             try:
@@ -163,7 +172,7 @@ class SyncLoop:
         except SyncFailure as failure:
             delay = self._failed(failure)
             self._resume_at = self.monotonic() + delay
-            return delay
+            return min(delay, TOKEN_CHECK_S) if self._waiting_for_token() else delay
         if self.client.answers > answers:
             self._recovered()
         if more:
@@ -369,6 +378,27 @@ class SyncLoop:
             log.info("sync: this kiosk's clock agrees with the hub's again (%+.1fs)", seconds)
         self._skew_warned = off
 
+    # The token.
+
+    def _waiting_for_token(self):
+        return (self.failure is not None and self.failure.kind == "auth"
+                and getattr(self.config, "token_file", None) is not None)
+
+    def _token_changed(self):
+        """Re-read token_file; True (and the client uses it) if it holds another token."""
+        path = self.config.token_file
+        try:
+            token = read_token(path)
+        except ValueError as error:  # being rewritten, or gone: keep the one we have
+            log.debug("sync: token_file: %s", error)
+            return False
+        if token == self._token:
+            return False
+        self._token = token
+        self.client.set_token(token)
+        log.info("sync: %s holds a new token; trying it now", path)
+        return True
+
     # Failures and recovery.
 
     def _failed(self, failure):
@@ -389,8 +419,11 @@ class SyncLoop:
         if first or remind:
             self._failure_logged = now
             self._log_progress(force=self._progress["synced"] > 0)
-            how = {"transient": "retrying with backoff", "auth": "presses are kept; "
-                   "check the token and device_id", "refused": "presses are kept"}[failure.kind]
+            token = getattr(self.config, "token_file", None)
+            how = {"transient": "retrying with backoff",
+                   "auth": "presses are kept; check device_id and the token"
+                   + (f" in {token} (used as soon as it changes)" if token else ""),
+                   "refused": "presses are kept"}[failure.kind]
             log.warning("sync: %s (%s; next try in %.1fs)", failure.message, how, delay)
         else:
             log.debug("sync: still failing: %s (next try in %.1fs)", failure.message, delay)

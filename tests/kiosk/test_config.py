@@ -90,3 +90,20 @@ def test_bad_toml_and_missing_file(tmp_path):
         load_config(bad)
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_a_ca_file_that_holds_no_certificate_is_refused_at_start(tmp_path):
+    """Not a TLS error at the first sync, hours later: one line naming the key and file."""
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN NOTHING-----\n")
+    text = error(hub_url="https://hub", token="t", ca_file=str(ca))
+    assert text == f"ca_file: {ca} holds no PEM certificate"
+    missing = error(hub_url="https://hub", token="t", ca_file=str(tmp_path / "none.pem"))
+    assert "deploy/flash and deploy/provision install it with --ca-file" in missing
+
+
+def test_the_token_file_is_remembered_to_be_read_again(tmp_path):
+    (tmp_path / "token").write_text("t0ken\n")
+    config = parsed(hub_url="https://hub", token_file=str(tmp_path / "token"))
+    assert (config.token, config.token_file) == ("t0ken", str(tmp_path / "token"))
+    assert parsed(hub_url="https://hub", token="inline").token_file is None

@@ -10,10 +10,11 @@ from email.utils import format_datetime
 
 import pytest
 
-from kiosk.sync import BACKOFF_CAP_S, REFUSED_RETRY_S, Backoff, SyncLoop
+from kiosk.sync import BACKOFF_CAP_S, REFUSED_RETRY_S, TOKEN_CHECK_S, Backoff, SyncLoop
 from tests.faultproxy import FaultProxy
 from tests.support import free_port, wait_until
 from tests.sync.fakes import BOOT, TOKEN, FakeHub, config
+from tests.tls import PrivateCA
 
 
 class Ceiling(random.Random):
@@ -466,6 +467,86 @@ def test_https_is_verified_by_default_and_ca_file_trusts_a_private_ca(certificat
     finally:
         hub.close()
     assert TOKEN not in repr(loop.client.session.auth)
+
+
+def test_a_corrected_token_file_is_used_within_seconds_without_a_restart(
+        hub, buffer, make_loop, fake_time, tmp_path, caplog):
+    """The hub refuses the token; the technician writes the right one into token_file: the
+    daemon tries it within TOKEN_CHECK_S, not at the next 5-minute retry, and syncs."""
+    token_file = tmp_path / "token"
+    token_file.write_text("a-wrong-token\n")
+    buffer.add(1, 2)
+    loop = make_loop(token="a-wrong-token", token_file=str(token_file))
+    with caplog.at_level(logging.INFO, logger="kiosk.sync"):
+        assert loop.step() == TOKEN_CHECK_S
+        assert buffer.meta["last_sync_error"].startswith("HTTP 401")
+        assert str(token_file) in caplog.text  # the log says where the token comes from
+        tried = len(hub.requests)
+        fake_time.advance(TOKEN_CHECK_S)
+        assert loop.step() == TOKEN_CHECK_S and len(hub.requests) == tried  # unchanged: wait
+        token_file.write_text("")  # half-written: not a token, not tried
+        fake_time.advance(TOKEN_CHECK_S)
+        loop.step()
+        assert len(hub.requests) == tried
+        token_file.write_text(TOKEN + "\n")
+        fake_time.advance(TOKEN_CHECK_S)
+        loop.step()
+    assert sorted(buffer.synced) == [1, 2]
+    assert buffer.meta.get("last_sync_error") is None and buffer.meta["hub_auth_error"] is None
+    assert "holds a new token; trying it now" in caplog.text and TOKEN not in caplog.text
+
+
+@pytest.fixture
+def private_ca(tmp_path):
+    return PrivateCA.create(tmp_path / "ca")
+
+
+def test_a_hub_certificate_from_a_private_ca_is_trusted_through_ca_file_only(
+        private_ca, buffer, make_loop, fake_time, monkeypatch):
+    """ca_file is what verifies the hub, also when the environment points requests at
+    another bundle ($REQUESTS_CA_BUNDLE, as certifi's would be)."""
+    hub = FakeHub(tls=private_ca.issue())
+    try:
+        hub.server_time = fake_time.wall_clock
+        buffer.add(1)
+        loop = make_loop(url=hub.url)
+        loop.step()
+        assert buffer.meta["last_sync_error"] == (
+            "TLS: the hub's certificate is not trusted (unable to get local issuer "
+            "certificate): set ca_file to the CA that signed it")
+        other = PrivateCA.create(private_ca.dir / "other", name="Someone else's CA")
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other.cert))
+        loop = make_loop(url=hub.url, ca_file=str(private_ca.cert))
+        loop.step()
+        assert sorted(buffer.synced) == [1] and buffer.meta.get("last_sync_error") is None
+    finally:
+        hub.close()
+
+
+def test_a_certificate_not_yet_valid_by_the_kiosks_clock_is_named_in_plain_words(
+        private_ca, buffer, make_loop):
+    """A Pi without RTC and NTP whose clock is behind the certificate's start: say that,
+    not an OpenSSL error code."""
+    hub = FakeHub(tls=private_ca.issue(start="20990101000000Z", end="21000101000000Z"))
+    try:
+        buffer.add(1)
+        loop = make_loop(url=hub.url, ca_file=str(private_ca.cert))
+        assert loop.step() == REFUSED_RETRY_S
+        error = buffer.meta["last_sync_error"]
+        assert error.startswith("TLS: certificate is not yet valid by this kiosk's clock (")
+        assert "the clock is behind (no RTC, no NTP?)" in error
+        assert not buffer.synced and not hub.requests
+    finally:
+        hub.close()
+
+
+def test_a_hub_name_that_does_not_resolve_is_said_in_plain_words(buffer, make_loop):
+    buffer.add(1)
+    loop = make_loop(url="https://hub.example.invalid")
+    loop.step()
+    assert buffer.meta["last_sync_error"].startswith(
+        "hub unreachable: cannot resolve hub.example.invalid (")
+    assert "Errno" not in buffer.meta["last_sync_error"]
 
 
 def test_cap_is_five_minutes():
