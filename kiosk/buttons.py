@@ -20,7 +20,12 @@ HARDWARE_FACTORIES = (("lgpio", "gpiozero.pins.lgpio", "LGPIOFactory"),
 
 
 class NoGPIO(Exception):
-    """No pin library can reach GPIO pins here; str() is the one line to show."""
+    """No pin library can reach GPIO pins here; str() is the one line to show (`reason`,
+    then what to do off a Pi)."""
+
+    def __init__(self, reason, hint=None):
+        super().__init__(f"{reason}; {hint}" if hint else reason)
+        self.reason = reason
 
 
 def default_pin_factory(environ=os.environ):
@@ -37,8 +42,8 @@ def default_pin_factory(environ=os.environ):
             return getattr(importlib.import_module(module), cls)()
         except Exception as e:  # any failure to load a pin library means: not this one
             reasons.append(f"{label}: {e}")
-    raise NoGPIO("no GPIO pins found (" + "; ".join(reasons) + "); off a Raspberry Pi use "
-                 "--simulate RATE or GPIOZERO_PIN_FACTORY=mock")
+    raise NoGPIO("no GPIO pins found (" + "; ".join(reasons) + ")",
+                 "off a Raspberry Pi use --simulate RATE or GPIOZERO_PIN_FACTORY=mock")
 
 
 def _named_factory(name):

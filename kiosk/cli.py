@@ -7,15 +7,17 @@ import os
 import select
 import signal
 import sys
-import tempfile
+from pathlib import Path
 
 import click
 
-from kiosk import __version__, clock
+from kiosk import __version__, clock, running
 from kiosk.config import ConfigError, load_config
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 CONFIG_HELP = "TOML config (default: $KIOSK_CONFIG, else /etc/kiosk/kiosk.toml)."
+# Installed with the package; kiosk/kiosk.example.toml in the repository.
+EXAMPLE_CONFIG = Path(__file__).with_name("kiosk.example.toml")
 
 
 def _config(path):
@@ -66,7 +68,8 @@ class KioskGroup(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-@click.group(cls=KioskGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=KioskGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=f"An example config, every key explained: {EXAMPLE_CONFIG}")
 @click.version_option(__version__, prog_name="kiosk")
 def main():
     """A four-button feedback kiosk: record every press, send it to the hub.
@@ -129,6 +132,13 @@ def run(config_path, rate, keyboard, verbose):
             factory = default_pin_factory()
     except NoGPIO as e:
         _fail(f"kiosk: {e}")
+    try:  # held until the process ends: selftest sees a running daemon by it
+        lock = running.DaemonLock.claim(config.data_dir)
+    except running.AlreadyRunning as e:
+        _fail(f"kiosk: {e}")
+    except OSError as e:  # data_dir not there yet: the writer says so and retries
+        log.warning("cannot lock %s/%s: %s", config.data_dir, running.PID_FILE, e.strerror)
+        lock = None
     daemon = Daemon(config, factory, clock=kiosk_clock)
     try:
         daemon.start()
@@ -155,6 +165,8 @@ def run(config_path, rate, keyboard, verbose):
         os._exit(1)
     if keys is not None:
         keys.join(5)  # it restores the terminal; a daemon thread would be cut off at exit
+    if lock is not None:
+        lock.release()
     sys.exit(1 if failed or daemon.failed else 0)
 
 
@@ -207,20 +219,26 @@ def status(config_path, as_json):
       kiosk status
       kiosk status --config kiosk.toml --json
     """
-    from kiosk.store import PressBuffer, StoreError
+    from kiosk.store import PressBuffer, StoreError, status_without_buffer
 
     config = _config(config_path)
     try:
         buffer = PressBuffer(config.data_dir, readonly=True, device_id=config.device_id,
                              max_presses=config.max_buffer_presses)
-        try:
-            state = buffer.status()
-        finally:
-            buffer.close()
     except StoreError as e:
-        _fail(f"kiosk status: {e}")
+        if not e.missing:
+            _fail(f"kiosk status: {e}")
+        buffer = None  # before the daemon's first start: nothing recorded, nothing queued
+        state = status_without_buffer(config.device_id)
     except Exception as e:  # a locked or damaged file: say which, no traceback
         _fail(f"kiosk status: cannot read the buffer in {config.data_dir}: {e}")
+    if buffer is not None:
+        try:
+            state = buffer.status()
+        except Exception as e:
+            _fail(f"kiosk status: cannot read the buffer in {config.data_dir}: {e}")
+        finally:
+            buffer.close()
     if as_json:
         click.echo(json.dumps(state, indent=2))
         return
@@ -232,7 +250,9 @@ def status(config_path, as_json):
         ("queued", f"{state['queued']}" + (f" (oldest {state['oldest_queued_at']})"
                                            if state["oldest_queued_at"] else "")),
         ("parked", state["parked"]),
-        ("buffer", ("FULL: only unsynced presses left" if state["buffer_full"] else "ok")
+        ("buffer", (f"none yet in {config.data_dir}: the daemon has not run"
+                    if buffer is None else
+                    "FULL: only unsynced presses left" if state["buffer_full"] else "ok")
          + (f" (card {state['buffer_id']})" if state.get("buffer_id") else "")),
     ]
     renumbered, resent = state.get("renumbered"), state.get("resent")
@@ -255,16 +275,22 @@ def status(config_path, as_json):
 
 @main.command()
 @click.option("--config", "config_path", metavar="PATH", help=CONFIG_HELP)
-def selftest(config_path):
-    """Check config, pins, storage, clock and the hub connection, one line each.
+@click.option("--simulate", is_flag=True, help="Mock pins: check the rest off a Raspberry Pi.")
+def selftest(config_path, simulate):
+    """Check config, pins, daemon, storage, clock and the hub, one line each.
 
-    Exits non-zero if any check fails. Stop the daemon first to test the real pins.
+    Exits 1 if any check FAILs (WARN does not). While the daemon runs it holds the pins:
+    they are not claimed again, the daemon is checked instead (its process, kiosk.service,
+    its last sync). The hub check sends an empty batch with the token: a wrong token FAILs.
 
     \b
     Examples:
-      sudo systemctl stop kiosk && kiosk selftest; sudo systemctl start kiosk
-      GPIOZERO_PIN_FACTORY=mock kiosk selftest --config kiosk.toml
+      kiosk selftest                                    # on the Pi, while kiosk.service runs
+      sudo systemctl stop kiosk && kiosk selftest; sudo systemctl start kiosk  # real pins
+      kiosk selftest --simulate --config kiosk.toml     # on a laptop
     """
+    from kiosk import selftest as checks
+
     results = []
 
     def line(name, ok, detail):
@@ -278,71 +304,11 @@ def selftest(config_path):
         line("config", False, str(e))
         sys.exit(1)
     line("config", True, config.path)
-    line("pins", *_check_pins(config))
-    line("storage", *_check_storage(config))
-    if clock.clock_synced():
-        line("clock", True, "NTP-synchronised")
-    else:
-        line("clock", None, "not NTP-synchronised yet (presses are placed by uptime)")
-    line("hub", *_check_hub(config))
+    pid = checks.daemon_pid(config)
+    line("pins", *checks.check_pins(config, pid, simulate))
+    ok, detail, state = checks.check_storage(config)
+    line("daemon", *checks.check_daemon(config, pid, running.service_state(), state))
+    line("storage", ok, detail)
+    line("clock", *checks.check_clock())
+    line("hub", *checks.check_hub(config))
     sys.exit(1 if False in results else 0)
-
-
-def _check_pins(config):
-    from kiosk.buttons import Hardware, NoGPIO, default_pin_factory
-
-    try:
-        hardware = Hardware(config, default_pin_factory(), lambda mood: None)
-    except NoGPIO as e:
-        return False, str(e)
-    except Exception as e:
-        return False, f"cannot claim the pins ({e}); is kiosk run active?"
-    hardware.close()
-    leds = f", LEDs {_pins(config.leds)}" if config.leds else ""
-    return True, f"buttons {_pins(config.buttons)}{leds}"
-
-
-def _check_storage(config):
-    from kiosk.store import PressBuffer, StoreError
-
-    try:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=config.data_dir, prefix=".selftest-") as f:
-            f.write(b"ok")
-            f.flush()
-            os.fsync(f.fileno())
-    except OSError as e:
-        return False, f"{config.data_dir} is not writable: {e.strerror}"
-    try:
-        buffer = PressBuffer(config.data_dir, readonly=True)
-    except StoreError:
-        return True, f"{config.data_dir} writable (no buffer yet)"
-    try:
-        check = buffer.conn.execute("PRAGMA quick_check").fetchone()[0]
-        queued = buffer.status()["queued"]
-    except Exception as e:
-        return False, f"{buffer.path} cannot be read: {e}"
-    finally:
-        buffer.close()
-    if check != "ok":
-        return False, f"{buffer.path} is damaged: {check}"
-    return True, f"{buffer.path} ok, {queued} queued"
-
-
-def _check_hub(config):
-    if not config.hub_url:
-        return None, "no hub_url: presses stay on this kiosk"
-    import requests
-
-    url = config.hub_url + "/healthz"
-    try:
-        response = requests.get(url, timeout=(5, 10), verify=config.ca_file or True)
-    except requests.RequestException as e:
-        return False, f"{url}: {type(e).__name__}: {e}"
-    if response.status_code != 200:
-        return False, f"{url}: HTTP {response.status_code}"
-    return True, f"{url} answers"
-
-
-def _pins(pins):
-    return ", ".join(f"{name}={pin}" for name, pin in pins.items())

@@ -72,12 +72,13 @@ OLDEST_QUEUED = ("SELECT pressed_at FROM presses WHERE synced_at IS NULL AND par
 class StoreError(Exception):
     """The buffer cannot be opened or written (unwritable data_dir, disk full…).
 
-    `corrupt` is true when SQLite found the file damaged: only setting it aside helps.
+    `corrupt` is true when SQLite found the file damaged: only setting it aside helps;
+    `missing` when a read-only open found no buffer (the daemon has not run yet).
     """
 
-    def __init__(self, message, corrupt=False):
+    def __init__(self, message, corrupt=False, missing=False):
         super().__init__(message)
-        self.corrupt = corrupt
+        self.corrupt, self.missing = corrupt, missing
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class PressBuffer:
     def _open(self, readonly, recover):
         if readonly:
             if not self.path.exists():
-                raise StoreError(f"no press buffer at {self.path} yet")
+                raise StoreError(f"no press buffer at {self.path} yet", missing=True)
             self.conn = _connect(f"file:{self.path}?mode=rw", uri=True)
             try:
                 self._setup(readonly)
@@ -424,6 +425,16 @@ class PressBuffer:
 
     def close(self):
         self.conn.close()
+
+
+def status_without_buffer(device_id):
+    """`PressBuffer.status()` of a kiosk that has no buffer yet: nothing recorded or queued."""
+    return {
+        "device_id": device_id, "recorded_total": 0, "queued": 0, "oldest_queued_at": None,
+        "last_sync_at": None, "last_sync_error": None, "clock_synced": clock.clock_synced(),
+        "boot_id": clock.boot_id(), "parked": 0, "buffer_full": False, "clock_skew_s": None,
+        "hub_auth_error": None, "buffer_id": None, "renumbered": None, "resent": None,
+    }
 
 
 class _Corrupt(sqlite3.DatabaseError):

@@ -254,3 +254,36 @@ def test_keyboard_keys_1_to_4_press_the_buttons_and_q_quits(tmp_path):
         os.close(leader)
         os.close(follower)
     assert kiosk.rows("seq, mood") == [(1, 1), (2, 4), (3, 3)]
+
+
+def test_selftest_while_the_daemon_runs_checks_the_daemon_not_its_pins(tmp_path):
+    """On a Pi the running daemon holds the pins, and claiming them again FAILed: provisioning
+    ended with a failure technicians learnt to ignore. Now the pins are not claimed while a
+    daemon holds data_dir's lock; the daemon line says it runs. A second `kiosk run` on the
+    same buffer is refused; once the daemon is gone, selftest says nothing runs."""
+    kiosk = Kiosk(tmp_path)
+    kiosk.start(0)
+    try:
+        wait_until(lambda: " ready: " in kiosk.log.read_text(), timeout=30,
+                   message="the daemon to be ready")
+        pid = kiosk.process.pid
+        result = subprocess.run([KIOSK, "selftest", "--config", str(kiosk.config), "--simulate"],
+                                capture_output=True, text=True, timeout=60, env=kiosk.env)
+        lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+        assert lines["pins"].startswith(f"pins     OK   held by the running daemon (pid {pid})")
+        assert "sudo systemctl stop kiosk" in lines["pins"]
+        assert lines["daemon"].startswith(f"daemon   OK   kiosk run is running (pid {pid})")
+        assert result.returncode == 0, result.stdout  # no hub_url: hub is a WARN
+        second = subprocess.run([KIOSK, "run", "--config", str(kiosk.config), "--simulate", "0"],
+                                capture_output=True, text=True, timeout=60, env=kiosk.env)
+        assert second.returncode == 1
+        assert second.stderr.endswith(f"kiosk: another kiosk run (pid {pid}) is using "
+                                      f"{kiosk.data_dir}; stop it first (sudo systemctl stop "
+                                      "kiosk)\n")
+    finally:
+        assert kiosk.stop() == 0
+    result = subprocess.run([KIOSK, "selftest", "--config", str(kiosk.config), "--simulate"],
+                            capture_output=True, text=True, timeout=60, env=kiosk.env)
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert lines["pins"].startswith("pins     OK   buttons very_unhappy=5")
+    assert lines["daemon"].startswith("daemon   WARN no kiosk run is using")
