@@ -4,7 +4,7 @@ data and renders it as HTML, or as CSV with `?format=csv` (what the page shows).
 from datetime import timedelta
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from hub import alerts as alert_rules
 from hub import charts, effects, reports
@@ -40,8 +40,9 @@ def index_figure(entry):
     value, detail = charts.index_parts(entry)
     detail = detail.replace("n = ", "n\u00a0=\u00a0")  # "n = 219" never split over lines
     css = "figure few" if charts.few_presses(entry) else "figure"
-    return Markup('<span class="{}"><span class="value">{}</span><span class="ci">{}</span>'
-                  "</span>").format(css, value, detail)
+    # Concatenated, not Markup.format (several times slower, and the overview has hundreds).
+    return Markup(f'<span class="{css}"><span class="value">{escape(value)}</span>'  # noqa: S704  # nosec B704  # both texts escaped
+                  f'<span class="ci">{escape(detail)}</span></span>')
 
 
 @bp.app_context_processor
@@ -62,7 +63,8 @@ def overview():
     report = reports.overview(get_db(), hub_now(), group)
     ranked = request.args.get("ranking")
     ranked = ranked if ranked in PERIODS else "today"
-    ranking = reports.ranking_recent(get_db(), hub_now(), PERIODS[ranked], group)
+    trends = {entry["slug"]: entry["trend"] for entry in report["locations"]}
+    ranking = reports.ranking_recent(get_db(), hub_now(), PERIODS[ranked], group, trends)
     if request.args.get("format") == "csv":
         if request.args.get("table") == "ranking":
             return _csv(f"ranking-{ranked}.csv", reports.RANKING_COLUMNS,

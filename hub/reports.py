@@ -79,23 +79,34 @@ def ranking(db, first, last, group=None):
     return {"rows": _ranked(db, group, lambda tz: (first, last))}
 
 
-def ranking_recent(db, now, days, group=None):
-    """The ranking over the last *days* local dates up to each location's own today."""
+def ranking_recent(db, now, days, group=None, trends=None):
+    """The ranking over the last *days* local dates up to each location's own today.
+    *trends* ({slug: daily entries ending today}, the overview's) are summed where they
+    cover the period, instead of reading the same rollups again."""
 
     def period(tz):
         today = now.astimezone(tz).date()
         return today - timedelta(days=days - 1), today
 
-    return {"rows": _ranked(db, group, period), "days": days}
+    def known(slug):
+        trend = (trends or {}).get(slug)
+        if trend is None or len(trend) < days:
+            return None
+        return tuple(sum(day["counts"][name] for day in trend[-days:]) for name in MOOD_NAMES)
+
+    return {"rows": _ranked(db, group, period, known), "days": days}
 
 
-def _ranked(db, group, period_of):
+def _ranked(db, group, period_of, known=lambda slug: None):
     rows = []
     for row in registry.locations(db):
         if group and row["location_group"] != group:
             continue
-        start, end = local_days(*period_of(zone(row["timezone"])), zone(row["timezone"]))
-        counts = reads.total_counts(db, row["id"], hour_key(start), hour_key(end))
+        counts = known(row["slug"])
+        if counts is None:
+            tz = zone(row["timezone"])
+            start, end = local_days(*period_of(tz), tz)
+            counts = reads.total_counts(db, row["id"], hour_key(start), hour_key(end))
         figures = stats.summarise(counts)
         rows.append({"location": row["slug"], "name": row["name"], "n": figures.n,
                      "positive_share": figures.positive_share,

@@ -65,6 +65,11 @@ def test_the_overview_ranks_by_how_sure_we_are(admin, db, client):
     assert re.search(r"1 Big 80\.0 % 76\.3 % 500 77\.3 \(74\.5–80\.2\), n = 500 "
                      r"2 Small 100\.0 % 56\.6 % 5 100\.0, n = 5, few presses "
                      r"3 Clinic 25\.0 % 14\.2 % 40", ranking), ranking
+    # The page's ranking is the API's, for today's date.
+    api = admin.get("/api/v1/ranking?from=2026-11-22&to=2026-11-22").json["rows"]
+    shown = rows(admin.get("/?format=csv&table=ranking"))[1:]
+    assert [[row["location"], str(row["n"]), str(row["positive_share_low"])] for row in api] == [
+        [row[1], row[3], row[5]] for row in shown]
     airport = text(admin.get("/?group=Airport"))
     ranked = airport[airport.index("Ranking"):airport.index("Silent devices")]
     assert "Big" in ranked and "Clinic" not in ranked
@@ -82,6 +87,7 @@ def test_the_ranking_period_picker(admin, db, client, clock):
     week = admin.get("/?ranking=7d")
     assert 'aria-current="page">7 days</a>' in week.get_data(as_text=True)
     assert "1 Ams 100.0 % 83.9 % 20" in text(week)
+    assert "1 Ams 100.0 % 83.9 % 20" in text(admin.get("/?ranking=30d"))
     assert "Ams – – 0" in text(admin.get("/?ranking=forever"))  # unknown: today
 
 
