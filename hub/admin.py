@@ -11,6 +11,7 @@ from hub import webhooks
 from hub.cli import MIN_PASSWORD, SLUG, USERNAME
 from hub.db import get_db, hub_now
 from hub.hours import BadHours, OpeningHours
+from hub.negative_feedback import RULES
 from hub.payloads import DEVICE_ID
 from hub.store import Conflict, registry
 from hub.store import alerts as alert_store
@@ -80,6 +81,13 @@ def _number(name, low, high):
     return int(text)
 
 
+def _choice(name, allowed, missing):
+    value = request.form.get(name, missing)
+    if value not in allowed:
+        raise Invalid(f"{name}: expected one of {', '.join(allowed)}")
+    return value
+
+
 # Locations
 
 
@@ -115,7 +123,9 @@ def location_edit(slug):
         limits = {"window_s": 60 * _number("window_min", 1, 1440),
                   "min_presses": _number("min_presses", 1, 100000),
                   "share_pct": _number("share_pct", 1, 100),
-                  "silent_after_s": 60 * _number("silent_after_min", 1, 10080)}
+                  "silent_after_s": 60 * _number("silent_after_min", 1, 10080),
+                  # A form without the choice (an older page, a script) keeps the rule.
+                  "rule": _choice("rule", RULES, alert_store.settings(db)[row["id"]]["rule"])}
         if timezone == row["timezone"]:
             recounted = registry.update_location(db, slug, name, timezone, hours, group)
         else:

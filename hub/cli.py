@@ -607,8 +607,9 @@ def alerts_run(hub):
     now = hub.now()
     events = alerts.evaluate(db, now)
     delivered, retrying = webhooks.deliver_due(db, now)
-    raised = sum(event == "alert.raised" for event, _ in events)
-    click.echo(f"alerts: {raised} raised, {len(events) - raised} cleared;"
+    raised, resolved, cleared = (sum(event == f"alert.{kind}" for event, _ in events)
+                                 for kind in ("raised", "resolved", "cleared"))
+    click.echo(f"alerts: {raised} raised, {resolved} resolved, {cleared} cleared;"
                f" webhooks: {delivered} delivered, {retrying} failed")
 
 

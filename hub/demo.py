@@ -120,7 +120,7 @@ def _weekday_factor(location, weekday):
     return 1.25 if weekday in (4, 6) else 1.0  # the airport: Friday and Sunday peaks
 
 
-def _mood_weights(location, local_start, bad, queue=True):
+def mood_weights(location, local_start, bad=False, queue=True):
     """Weights of moods 1-4 of a press at local time *local_start* (*bad*: a bad spell;
     *queue* False: the airport's morning queue is gone, a second scanner runs)."""
     w1, w2, w3, w4 = location.mood
@@ -133,29 +133,33 @@ def _mood_weights(location, local_start, bad, queue=True):
     return (w1, w2, w3, w4)
 
 
-def generate_presses(location, first_day, days, now, rng, scanner_at=None):
-    """Yield (device_id, pressed_at UTC, mood, misuse) in time order for *location*.
-    *scanner_at*: when the airport's second scanner opened, ending its morning queue (None:
-    never)."""
+def hourly_rate(location, day, hour):
+    """Presses expected at *location* in local *hour* of local *day* (an ordinary hour)."""
+    weights = [_hour_weight(location, h) for h in range(24)]
+    return (location.daily_presses * _weekday_factor(location, day.weekday()) * weights[hour]
+            / sum(weights))
+
+
+def generate_presses(location, first_day, days, now, rng, bad_morning=True, scanner_at=None):
+    """Yield (device_id, pressed_at UTC, mood, misuse) in time order for *location*; with
+    *bad_morning* False, ordinary days only (no planted bad morning). *scanner_at*: when the
+    airport's second scanner opened, ending its morning queue (None: never)."""
     tz = zone(location.timezone)
     bad_slug, bad_from, bad_to = BAD_MORNING
-    bad_day = bad_morning_day(location, now)
+    bad_day = bad_morning_day(location, now) if bad_morning else None
     for n in range(days):
         day = first_day + timedelta(days=n)
-        factor = _weekday_factor(location, day.weekday())
-        weights = [_hour_weight(location, h) for h in range(24)]
-        total = sum(weights)
         for hour in range(24):
-            if not weights[hour] or not factor:
+            expected = hourly_rate(location, day, hour)
+            if not expected:
                 continue
             local_start = datetime(day.year, day.month, day.day, hour, tzinfo=tz)
             start = local_start.astimezone(UTC)
-            expected = location.daily_presses * factor * weights[hour] / total
             bad = location.slug == bad_slug and day == bad_day and bad_from <= hour < bad_to
             if bad:
                 expected *= 1.6
-            moods = _mood_weights(location, local_start, bad,
-                                  queue=scanner_at is None or start < scanner_at)
+            moods = mood_weights(location, local_start, bad,
+                                 queue=scanner_at is None or start < scanner_at)
             count = _poisson(rng, expected)
             offsets = sorted(rng.uniform(0, 3600) for _ in range(count))
             for offset in offsets:

@@ -7,6 +7,8 @@ Days not named are closed. No text at all means always open.
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)", re.ASCII)
@@ -45,6 +47,32 @@ class OpeningHours:
         minute = local.hour * 60 + local.minute
         return any(start <= minute < end for start, end in self.week.get(local.weekday(), ()))
 
+    def intervals(self, tz, start, end):
+        """The parts of [start, end) (aware instants) when open, as UTC (from, to) pairs in
+        time order. Each local day's ranges become instants through zoneinfo (a range that
+        starts in a skipped DST hour starts where the clocks changed)."""
+        result = []
+        day = start.astimezone(tz).date() - timedelta(days=1)
+        last = end.astimezone(tz).date()
+        while day <= last:
+            for first, until in self.week.get(day.weekday(), ()):
+                low = max(_instant(day, first, tz), start)
+                high = min(_instant(day, until, tz), end)
+                if low < high:
+                    if result and result[-1][1] >= low:  # 24:00 then 00:00 the next day
+                        result[-1] = (result[-1][0], max(result[-1][1], high))
+                    else:
+                        result.append((low, high))
+            day += timedelta(days=1)
+        return result
+
+
+def _instant(day, minute, tz):
+    """Local *day* at *minute* after midnight (1440: the next midnight), as a UTC instant."""
+    day += timedelta(days=minute // (24 * 60))
+    minute %= 24 * 60
+    return datetime.combine(day, time(minute // 60, minute % 60), tzinfo=tz).astimezone(UTC)
+
 
 def _days(text):
     days = []
@@ -74,10 +102,34 @@ def open_at(opening_hours, tz, instant):
     """Is a location with these opening hours (text, or None: always open) open at
     *instant*, in its zone *tz*? Hours stored before they were checked count as open: an
     alert too many rather than one missed."""
+    hours = _parsed(opening_hours)
+    return True if hours is None else hours.is_open(instant.astimezone(tz))
+
+
+def open_intervals(opening_hours, tz, start, end):
+    """The parts of [start, end) when a location with these opening hours is open, as UTC
+    (from, to) pairs; the whole span when it is always open (or its hours do not parse,
+    as for open_at)."""
+    if start >= end:
+        return []
+    hours = _parsed(opening_hours)
+    if hours is None:
+        return [(start.astimezone(UTC), end.astimezone(UTC))]
+    return hours.intervals(tz, start, end)
+
+
+@lru_cache(maxsize=256)
+def _parsed(opening_hours):
+    """OpeningHours of the text; None for none (always open) or hours that do not parse."""
     if not opening_hours:
-        return True
+        return None
     try:
-        hours = OpeningHours.parse(opening_hours)
+        return OpeningHours.parse(opening_hours)
     except BadHours:
-        return True
-    return hours.is_open(instant.astimezone(tz))
+        return None
+
+
+def open_seconds(opening_hours, tz, start, end):
+    """How many seconds of [start, end) the location is open."""
+    return sum((high - low).total_seconds()
+               for low, high in open_intervals(opening_hours, tz, start, end))

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from hub import alerts
 from hub.db import get_db, hub_now
 from hub.store import NotInitialised, health, reads
 from hub.times import format_utc
@@ -71,4 +72,24 @@ def metrics():
         "# TYPE hub_devices_silent gauge",
         f"hub_devices_silent {silent}",
     ]
+    life = alerts.life_seconds(db)
+    lines += _histogram("hub_alert_seconds_to_acknowledge",
+                        "Seconds from an alert opening to its acknowledgement.",
+                        life["acknowledge"])
+    lines += _histogram("hub_alert_seconds_to_resolve",
+                        "Seconds from a negative-feedback alert opening to its resolution.",
+                        life["resolve"])
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+
+
+def _histogram(name, text, series):
+    """Prometheus histogram lines of *series* {rule: [seconds, ...]}, cumulative buckets."""
+    lines = [f"# HELP {name} {text}", f"# TYPE {name} histogram"]
+    for rule, values in sorted(series.items()):
+        for bound in alerts.LIFE_BUCKETS_S:
+            count = sum(v <= bound for v in values)
+            lines.append(f'{name}_bucket{{rule="{rule}",le="{bound}"}} {count}')
+        lines.append(f'{name}_bucket{{rule="{rule}",le="+Inf"}} {len(values)}')
+        lines.append(f'{name}_sum{{rule="{rule}"}} {sum(values)}')
+        lines.append(f'{name}_count{{rule="{rule}"}} {len(values)}')
+    return lines

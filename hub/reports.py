@@ -15,7 +15,15 @@ from hub.hours import open_at
 from hub.moods import MOOD_NAMES, happy_index, named_counts
 from hub.store import alerts as alert_store
 from hub.store import reads, registry
-from hub.times import format_utc, hour_key, local_days, parse_timestamp, zone
+from hub.times import (
+    duration_words,
+    format_utc,
+    hour_key,
+    local_days,
+    parse_timestamp,
+    seconds_between,
+    zone,
+)
 
 MAX_DAYS = 400
 # Every table with a Happy Index ends with these (appended, so that a script reading the
@@ -325,13 +333,17 @@ def silent_devices(db, now, thresholds):
 
 def alert_entry(row):
     tz = zone(row["timezone"])
-    if row["acknowledged_at"]:
+    if row["resolved_at"]:
+        state = "resolved"
+    elif row["acknowledged_at"]:
         state = "acknowledged"
     elif row["cleared_at"]:
         state = "cleared"
     else:
         state = "open"
     detail = json.loads(row["detail"])
+    to_acknowledge = seconds_between(row["opened_at"], row["acknowledged_at"])
+    to_resolve = seconds_between(row["opened_at"], row["resolved_at"])
     return {
         "id": row["id"], "rule": row["rule"], "rule_name": RULE_NAMES[row["rule"]],
         "location": row["location"], "location_name": row["location_name"],
@@ -343,6 +355,11 @@ def alert_entry(row):
         "cleared_at": local_time(row["cleared_at"], tz),
         "acknowledged_at": local_time(row["acknowledged_at"], tz),
         "acknowledged_by": row["acknowledged_by"], "comment": row["comment"],
+        "resolved_at": local_time(row["resolved_at"], tz),
+        # Its life in words and seconds: opened -> acknowledged, opened -> resolved.
+        "time_to_acknowledge": duration_words(to_acknowledge),
+        "time_to_resolve": duration_words(to_resolve),
+        "time_to_acknowledge_s": to_acknowledge, "time_to_resolve_s": to_resolve,
     }
 
 
@@ -351,7 +368,9 @@ def alert_list(db, open_only):
 
 
 ALERT_COLUMNS = ("id", "rule", "location", "device_id", "state", "opened_at", "cleared_at",
-                 "acknowledged_at", "acknowledged_by", "comment")
+                 "acknowledged_at", "acknowledged_by", "comment", "resolved_at",
+                 "time_to_acknowledge", "time_to_resolve", "time_to_acknowledge_s",
+                 "time_to_resolve_s")
 
 
 def alert_csv_rows(entries):

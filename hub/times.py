@@ -155,3 +155,26 @@ def local_day_start(day, tz):
 def local_days(first, last, tz):
     """The UTC half-open interval [start, end) covering local dates *first*..*last* inclusive."""
     return local_day_start(first, tz), local_day_start(last + timedelta(days=1), tz)
+
+
+def duration_words(seconds):
+    """A duration as a person says it: "under a minute", "4 minutes", "1 hour 20 minutes",
+    "2 days 3 hours" (the two largest units, rounded down); None for None."""
+    if seconds is None:
+        return None
+    minutes = int(seconds) // 60
+    if minutes < 1:
+        return "under a minute"
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [(days, "day"), (hours, "hour"), (minutes, "minute")]
+    while parts[0][0] == 0:
+        parts.pop(0)
+    return " ".join(f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in parts[:2] if n)
+
+
+def seconds_between(first, last):
+    """Whole seconds from stored timestamp *first* to *last*, or None if either is None."""
+    if not first or not last:
+        return None
+    return int((parse_timestamp(last) - parse_timestamp(first)).total_seconds())

@@ -1,16 +1,20 @@
 """Alerts, their thresholds per location, and the device facts the alert rules read."""
 
-DEFAULTS = {"window_s": 15 * 60, "min_presses": 4, "share_pct": 50, "silent_after_s": 15 * 60}
+import json
+
+DEFAULTS = {"window_s": 15 * 60, "min_presses": 4, "share_pct": 50, "silent_after_s": 15 * 60,
+            "rule": "usual"}
 
 _ALERT_COLUMNS = (
     "a.id, a.rule, a.device_id, a.opened_at, a.detail, a.cleared_at, a.acknowledged_at,"
-    " a.acknowledged_by, a.comment, l.slug AS location, l.name AS location_name,"
-    " l.timezone, l.location_group"
+    " a.acknowledged_by, a.comment, a.resolved_at, a.calm_since, l.slug AS location,"
+    " l.name AS location_name, l.timezone, l.location_group"
 )
 
 
 def settings(db):
-    """{location_id: {window_s, min_presses, share_pct, silent_after_s}} for every location."""
+    """{location_id: {window_s, min_presses, share_pct, silent_after_s, rule}} for every
+    location (rule: "usual" or "simple", see hub.negative_feedback)."""
     stored = {row[0]: dict(row) for row in db.rows("SELECT * FROM alert_settings")}
     result = {}
     for (location_id,) in db.rows("SELECT id FROM locations"):
@@ -20,14 +24,16 @@ def settings(db):
 
 
 def save_settings(db, location_id, values):
+    """Store a location's thresholds; a rule not given is the default ("usual")."""
     with db.atomic():
         db.execute(
             "INSERT INTO alert_settings (location_id, window_s, min_presses, share_pct,"
-            " silent_after_s) VALUES (?, ?, ?, ?, ?) ON CONFLICT (location_id) DO UPDATE SET"
-            " window_s = excluded.window_s, min_presses = excluded.min_presses,"
-            " share_pct = excluded.share_pct, silent_after_s = excluded.silent_after_s",
+            " silent_after_s, rule) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (location_id)"
+            " DO UPDATE SET window_s = excluded.window_s, min_presses = excluded.min_presses,"
+            " share_pct = excluded.share_pct, silent_after_s = excluded.silent_after_s,"
+            " rule = excluded.rule",
             (location_id, values["window_s"], values["min_presses"], values["share_pct"],
-             values["silent_after_s"]),
+             values["silent_after_s"], values.get("rule", DEFAULTS["rule"])),
         )
 
 
@@ -43,12 +49,71 @@ def press_counts(db, location_id, start, end):
     return tuple(counts)
 
 
-def last_acknowledged(db, location_id, rule):
-    """When an alert of *rule* at this location was last acknowledged, or None."""
+def hour_history(db, location_id, start_key, end_key, hours):
+    """[(weekday, hour, negative, presses)] summed over the rollups in [start_key, end_key)
+    whose local hour is one of *hours* (two-digit text, "07"), per local weekday (0 =
+    Monday) and hour; misuse left out."""
+    return [
+        ((int(sunday_first) + 6) % 7, int(hour), negative, n)
+        for sunday_first, hour, negative, n in db.rows(
+            "SELECT strftime('%w', substr(hour_start_local, 1, 10)),"
+            " substr(hour_start_local, 12, 2) AS hour, sum(n1 + n2), sum(n1 + n2 + n3 + n4)"
+            " FROM rollups WHERE location_id = ? AND hour_start_utc >= ? AND hour_start_utc < ?"
+            " AND substr(hour_start_local, 12, 2) IN (SELECT value FROM json_each(?))"
+            " GROUP BY 1, 2",
+            (location_id, start_key, end_key, json.dumps(list(hours))),
+        )
+    ]
+
+
+def share_history(db, location_id, start_key, end_key):
+    """(negative, presses) of the rollups in [start_key, end_key); misuse left out."""
+    row = db.row(
+        "SELECT sum(n1 + n2), sum(n1 + n2 + n3 + n4) FROM rollups"
+        " WHERE location_id = ? AND hour_start_utc >= ? AND hour_start_utc < ?",
+        (location_id, start_key, end_key),
+    )
+    return row[0] or 0, row[1] or 0
+
+
+def last_resolved(db, location_id, rule):
+    """When an alert of *rule* at this location was last resolved, or None."""
     return db.row(
-        "SELECT max(acknowledged_at) FROM alerts WHERE location_id = ? AND rule = ?",
+        "SELECT max(resolved_at) FROM alerts WHERE location_id = ? AND rule = ?",
         (location_id, rule),
     )[0]
+
+
+def unresolved(db, location_id, rule):
+    """The alert of *rule* at this location that is open or acknowledged and not yet
+    resolved (at most one), or None."""
+    return db.row(
+        "SELECT id, opened_at, acknowledged_at, calm_since FROM alerts"
+        " WHERE location_id = ? AND rule = ? AND resolved_at IS NULL AND cleared_at IS NULL",
+        (location_id, rule),
+    )
+
+
+def set_calm_since(db, alert_id, calm_since):
+    """Since when the rule's window has stayed below its threshold (None: it is not)."""
+    db.execute("UPDATE alerts SET calm_since = ? WHERE id = ?", (calm_since, alert_id))
+
+
+def resolve(db, alert_id, now):
+    """Resolve an acknowledged alert; False if it was not acknowledged or already resolved."""
+    return db.execute(
+        "UPDATE alerts SET resolved_at = ? WHERE id = ? AND acknowledged_at IS NOT NULL"
+        " AND resolved_at IS NULL",
+        (now, alert_id),
+    ).rowcount == 1
+
+
+def lifecycle_times(db):
+    """(rule, opened_at, acknowledged_at, resolved_at) of every alert acknowledged."""
+    return db.rows(
+        "SELECT rule, opened_at, acknowledged_at, resolved_at FROM alerts"
+        " WHERE acknowledged_at IS NOT NULL ORDER BY id"
+    )
 
 
 def raise_alert(db, location_id, rule, device_id, now, detail):

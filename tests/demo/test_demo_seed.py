@@ -1,5 +1,6 @@
 """The demo database: what a newcomer sees first must look like a real site."""
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -72,9 +73,13 @@ def test_this_mornings_queue_made_the_airport_unhappy(seeded):
 
 def test_the_bad_morning_left_an_open_alert(seeded):
     db, _ = seeded
-    rows = db.rows("SELECT l.slug, a.rule, a.acknowledged_at FROM alerts a"
+    rows = db.rows("SELECT l.slug, a.rule, a.acknowledged_at, a.detail FROM alerts a"
                    " JOIN locations l ON l.id = a.location_id WHERE a.rule = 'negative_feedback'")
     assert [(r[0], r[2]) for r in rows] == [("ams-security", None)]
+    # Raised by the default rule: far worse than what is usual there at that hour.
+    detail = json.loads(rows[0][3])
+    assert detail["rule"] == "usual"
+    assert detail["share_pct"] > detail["threshold_pct"] > detail["usual_pct"]
 
 
 def test_nothing_is_pressed_in_the_future(seeded):

@@ -110,7 +110,7 @@ def test_admin_edits_a_location_and_its_thresholds(admin, site):
     response = post_form(admin, "/admin/locations/ams", "/admin/locations/ams", {
         "name": "Schiphol", "timezone": "Europe/Amsterdam", "hours": "mon-fri 07:00-22:00",
         "group": "Airport", "window_min": "30", "min_presses": "6", "share_pct": "60",
-        "silent_after_min": "20"})
+        "silent_after_min": "20", "rule": "simple"})
     assert response.status_code == 302
     page = admin.get("/admin/locations").get_data(as_text=True)
     assert "≥ 6 presses, ≥ 60 % negative in 30 min; silent after 20 min" in page
