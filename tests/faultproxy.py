@@ -5,6 +5,9 @@
         proxy.set("cut")                     # forward, let the hub answer, lose the answer
         proxy.randomly({"pass": 0.7, "drop": 0.1, "cut": 0.1, "503": 0.1}, seed=7)
 
+With `tls=(cert, key)` it is the hub's HTTPS front (clients see that certificate, the hub
+behind it plain HTTP), as a site's reverse proxy is; `use_certificate()` swaps it (a renewal).
+
 One request per client connection: the request goes upstream with `Connection: close`, so the
 hub closes after answering and the client reconnects for the next request. Request bodies must
 carry Content-Length (requests always sends one for `json=`/`data=`).
@@ -24,6 +27,7 @@ Faults, chosen per connection:
 
 import random
 import socket
+import ssl
 import struct
 import threading
 from collections import Counter
@@ -35,8 +39,9 @@ _HEAD_LIMIT = 64 * 1024
 class FaultProxy:
     """A threaded proxy from 127.0.0.1:`port` to 127.0.0.1:`target_port`, faults on demand."""
 
-    def __init__(self, target_port, port=0, delay_s=1.0, retry_after=None):
+    def __init__(self, target_port, port=0, delay_s=1.0, retry_after=None, tls=None):
         self.target = ("127.0.0.1", target_port)
+        self._tls = None
         self.delay_s = delay_s
         self.retry_after = retry_after
         self.counts = Counter()  # fault -> connections it was applied to
@@ -49,6 +54,9 @@ class FaultProxy:
         self._listener = socket.create_server(("127.0.0.1", port))
         self.port = self._listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        if tls is not None:
+            self.use_certificate(*tls)
+            self.url = f"https://localhost:{self.port}"
         self._thread = threading.Thread(target=self._accept_loop, name="faultproxy", daemon=True)
 
     # Control, from the test's thread.
@@ -65,6 +73,13 @@ class FaultProxy:
             self._mode, self._weights = mode, None
             for name, value in params.items():
                 setattr(self, name, value)
+
+    def use_certificate(self, cert, key):
+        """Serve HTTPS with this certificate from the next connection on."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        with self._lock:
+            self._tls = context
 
     def randomly(self, weights, seed=0):
         """Draw a fault per connection from {fault: weight}, reproducibly from *seed*."""
@@ -131,6 +146,19 @@ class FaultProxy:
 
     def _handle(self, client, fault):
         client.settimeout(30)
+        with self._lock:
+            tls = self._tls
+        if tls is None:
+            self._exchange(client, fault)
+            return
+        # A failed handshake (the client refused the certificate) is an OSError.
+        secure = tls.wrap_socket(client, server_side=True)
+        try:
+            self._exchange(secure, fault)
+        finally:
+            _close(secure)
+
+    def _exchange(self, client, fault):
         request = _read_request(client)
         if request is None:
             return
