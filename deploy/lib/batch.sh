@@ -15,7 +15,7 @@ register_device() {
         read -r -a cli <<<"${HUB_COMMAND:-$HUB_CLI}"
         hub_cmd=(ssh -- "$HUB_SSH" "${cli[@]}")
     fi
-    "${hub_cmd[@]}" device add "$1" --location "$2" </dev/null
+    as_invoking_user "${hub_cmd[@]}" device add "$1" --location "$2" </dev/null
 }
 
 # fleet_config TEMPLATE ID: the template with its device_id line set to ID.
@@ -36,6 +36,9 @@ flash_options() {
     [[ -n $KIOSK_TIMEZONE ]] && options+=(--timezone "$KIOSK_TIMEZONE")
     [[ -n $WIFI_SSID ]] && options+=(--wifi-ssid "$WIFI_SSID" --wifi-psk-file "$WIFI_PSK_FILE"
         --wifi-country "$WIFI_COUNTRY")
+    [[ -n $CA_FILE ]] && options+=(--ca-file "$CA_FILE")
+    local server
+    for server in "${NTP_SERVERS[@]}"; do options+=(--ntp "$server"); done
     printf '%s\0' "${options[@]}"
 }
 
@@ -54,6 +57,7 @@ run_batch() {
     touch "$state"
     mkdir -p "$tokens"
     chmod 0700 "$tokens"
+    give_to_invoking_user "$state" "$tokens"
     work=$WORKDIR/configs
     mkdir -p "$work"
     while IFS=, read -r -u 3 id location host || [[ -n $id ]]; do
@@ -80,6 +84,7 @@ run_batch() {
                 continue
             fi
             mv -f "$token.new" "$token"
+            give_to_invoking_user "$token"
             echo "registered $id" >>"$state"
         fi
         fleet_config "$template" "$id" >"$work/$id.toml"

@@ -103,12 +103,14 @@ write_cloud_init() {  # DIR
         fi
         echo "runcmd:"
         [[ -n "$TECH_SSH_KEY" ]] && echo "  - [systemctl, enable, --now, ssh]"
-        # Once the install worked, the traces go: the kiosk directory (token and config
-        # copies, wheelhouse) and the seed files (network-config holds the Wi-Fi passphrase),
-        # and cloud-init is switched off, so that a later boot without its seed does not take
-        # the Pi for a new instance and set it up again; what it set up (hostname, user,
-        # /etc/netplan) stays. On failure all stays for a second try; the log says why.
-        echo "  - [sh, -c, \"bash /boot/firmware/kiosk/install-kiosk.sh --source /boot/firmware/kiosk$admin > /var/log/kiosk-firstboot.log 2>&1 && rm -rf /boot/firmware/kiosk && rm -f /boot/firmware/user-data /boot/firmware/meta-data /boot/firmware/network-config && touch /etc/cloud/cloud-init.disabled || { cp /var/log/kiosk-firstboot.log /boot/firmware/kiosk/firstboot.log; rm -f /boot/firmware/kiosk/token; }\"]"
+        # The first boot runs once, whether the install works or not: the secrets' copies
+        # (kiosk/token; network-config holds the Wi-Fi passphrase) are overwritten and
+        # removed either way, and so are the other seed files; cloud-init is switched off,
+        # so that a later boot without its seed does not take the Pi for a new instance and
+        # set it up again (what it set up stays: hostname, user, the network). After a
+        # success the kiosk directory goes too (config copy, wheelhouse); after a failure it
+        # stays with the log in kiosk/firstboot.log, and deploy/provision finishes the job.
+        echo "  - [sh, -c, $(yaml_str "$(cloud_init_install_command "$admin")")]"
     } >"$dir/user-data"
     {
         echo "instance-id: $(yaml_str "kiosk-$KIOSK_HOSTNAME-$(date -u +%Y%m%d%H%M%S)")"
@@ -133,6 +135,19 @@ write_cloud_init() {  # DIR
             echo "          password: $(yaml_str "$WIFI_PSK")"
         fi
     } >"$dir/network-config"
+}
+
+# The runcmd line of user-data that installs the kiosk (sh, as cloud-init runs it).
+cloud_init_install_command() {  # " --admin USER" or ""
+    local boot=/boot/firmware log=/var/log/kiosk-firstboot.log
+    printf '%s' "if bash $boot/kiosk/install-kiosk.sh --source $boot/kiosk$1 > $log 2>&1;" \
+        " then ok=1; echo 'kiosk first boot: done' >> $log;" \
+        " else ok=0; echo 'kiosk first boot: FAILED' >> $log; cp $log $boot/kiosk/firstboot.log; fi;" \
+        " for f in $boot/kiosk/token $boot/network-config; do" \
+        " [ -f \"\$f\" ] && { shred --zero --iterations=1 --remove \"\$f\" || rm -f \"\$f\"; }; done;" \
+        " rm -f $boot/user-data $boot/meta-data $boot/network-config;" \
+        " [ \$ok = 1 ] && rm -rf $boot/kiosk;" \
+        " touch /etc/cloud/cloud-init.disabled"
 }
 
 # Values for firstrun.sh, each a bash-quoted assignment.

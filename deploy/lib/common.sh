@@ -95,3 +95,70 @@ cleanup_workdir() {
     for pid in $(jobs -p); do kill "$pid" 2>/dev/null || true; done
     [[ -n "${WORKDIR:-}" ]] && rm -rf "$WORKDIR"
 }
+
+# Under sudo (`sudo deploy/flash --batch ...`), ssh runs as the technician who typed it, with
+# their ~/.ssh (keys, config, known_hosts) and their agent, not as root.
+as_invoking_user() {  # COMMAND ARGS...
+    if ((EUID == 0)) && [[ -n ${SUDO_USER:-} && $SUDO_USER != root ]]; then
+        local program
+        program=$(command -v "$1") || die "$1: command not found"
+        sudo -u "$SUDO_USER" -- env ${SSH_AUTH_SOCK:+"SSH_AUTH_SOCK=$SSH_AUTH_SOCK"} \
+            "$program" "${@:2}"
+    else
+        "$@"
+    fi
+}
+
+# Files made under sudo for the technician to keep (progress, tokens, card images) belong to
+# them, not to root.
+give_to_invoking_user() {  # PATH...
+    if ((EUID == 0)) && [[ -n ${SUDO_USER:-} && $SUDO_USER != root ]]; then
+        chown -R -- "$SUDO_USER:" "$@" 2>/dev/null || true
+    fi
+}
+
+# --ntp SERVER: a host name or an IP address.
+check_ntp_server() {  # SERVER
+    [[ $1 =~ ^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$ ]] ||
+        usage_error "--ntp: '$1' is not a host name or an IP address"
+}
+
+# The timesyncd drop-in install-kiosk.sh puts at /etc/systemd/timesyncd.conf.d/kiosk.conf.
+write_timesyncd_conf() {  # FILE SERVER...
+    local file=$1
+    shift
+    {
+        echo "# Written by deploy/flash or deploy/provision --ntp: the site's time servers."
+        echo "[Time]"
+        echo "NTP=$*"
+    } >"$file"
+}
+
+# --ca-file PEM: one or more PEM certificates (a private CA for the hub's HTTPS).
+check_ca_file() {  # PEM
+    readable_file --ca-file "$1"
+    grep -q -- '-----BEGIN CERTIFICATE-----' "$1" ||
+        usage_error "--ca-file $1 holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+    if command -v openssl >/dev/null 2>&1; then
+        openssl x509 -noout -in "$1" 2>/dev/null ||
+            usage_error "--ca-file $1: openssl cannot read its certificate"
+    fi
+}
+
+# The config as installed: with --ca-file, `ca_file` (a top-level key, so before the first
+# [table]) names where the install puts the CA. A ca_file without --ca-file would name a
+# file the Pi does not have, and the daemon would stop on it.
+installed_config() {  # CONFIG CA_FILE_GIVEN(yes|no) -> stdout
+    local ca
+    ca=$(toml_value "$1" ca_file)
+    if [[ $2 == no ]]; then
+        [[ -z $ca ]] || die "$1 sets ca_file = \"$ca\": give that CA with --ca-file PEM (installed as /etc/kiosk/ca.pem)"
+        cat -- "$1"
+        return
+    fi
+    awk -v line='ca_file = "/etc/kiosk/ca.pem"' '
+        !done && /^[[:space:]]*ca_file[[:space:]]*=/ { print line; done = 1; next }
+        !done && /^[[:space:]]*\[/ { print line; done = 1 }
+        { print }
+        END { if (!done) print line }' "$1"
+}

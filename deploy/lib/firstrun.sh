@@ -122,12 +122,24 @@ failed=0
 # Before the normal boot: nothing to start, the reboot that follows starts kiosk.service.
 admin=()
 [[ -n "${TECH_USER:-}" && -n "${TECH_SSH_KEY:-}" ]] && admin=(--admin "$TECH_USER")
+# The secrets' copies on the FAT partition (readable by anyone holding the card): overwritten,
+# then removed, whether the install worked or not. This first boot runs once either way (the
+# hook is gone): a failed one is finished with deploy/provision or by flashing again.
+wipe_secrets() {
+    local file
+    for file in "$KIT/token" "$KIT/setup.env"; do
+        [[ -f "$file" ]] || continue
+        shred --zero --iterations=1 --remove "$file" 2>/dev/null || rm -f "$file"
+    done
+}
+
 if ((failed == 0)) && bash "$KIT/install-kiosk.sh" --source "$KIT" --no-start "${admin[@]}" ${R:+--root "$R"}; then
-    rm -rf "$KIT"  # the token and config copies on the FAT partition, the wheelhouse
+    wipe_secrets
+    rm -rf "$KIT"  # the config copy, the wheelhouse
     echo "kiosk first boot: done"
 else
-    cp "$LOG" "$KIT/firstboot.log" 2>/dev/null || true
-    rm -f "$KIT/token"  # the token is in /etc/kiosk if the install got that far
+    wipe_secrets  # the token is in /etc/kiosk if the install got that far
     echo "kiosk first boot: FAILED; the log is also in kiosk/firstboot.log on the boot partition"
+    cp "$LOG" "$KIT/firstboot.log" 2>/dev/null || true
 fi
 exit 0

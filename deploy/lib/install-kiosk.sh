@@ -19,7 +19,8 @@ Usage: install-kiosk.sh --source DIR [--root DIR] [--upgrade] [--no-start] [--se
 
 Installs the kiosk from DIR, which holds kiosk.toml, token, kiosk.service, kiosk-wrapper.sh
 and wheelhouse/ (wheels of kiosk-hub and its dependencies; without wheelhouse/ pip uses the
-network). `kiosk status` and `kiosk selftest` work for root and the members of group
+network), and if given ca.pem (-> /etc/kiosk/ca.pem) and timesyncd.conf (->
+/etc/systemd/timesyncd.conf.d/kiosk.conf). `kiosk status` and `kiosk selftest` work for root and the members of group
 kiosk-admin: /usr/local/bin/kiosk runs them as user kiosk (/etc/sudoers.d/kiosk-admin).
 
   --source DIR  the files to install
@@ -191,6 +192,16 @@ install_file() {  # FROM TO MODE: replaced only when it differs, never half-writ
     changed+=("$to")
 }
 install_file "$source_dir/kiosk-wrapper.sh" /usr/local/bin/kiosk 0755
+
+# --- time and trust on closed networks (deploy's --ntp and --ca-file) ---
+# Not secrets: readable by all, so the kiosk user reads the CA through /etc/kiosk (0750).
+[[ -f $source_dir/ca.pem ]] && install_file "$source_dir/ca.pem" /etc/kiosk/ca.pem 0644
+timesyncd_changed=no
+if [[ -f $source_dir/timesyncd.conf ]] &&
+    ! cmp -s "$source_dir/timesyncd.conf" "$R/etc/systemd/timesyncd.conf.d/kiosk.conf"; then
+    install_file "$source_dir/timesyncd.conf" /etc/systemd/timesyncd.conf.d/kiosk.conf 0644
+    timesyncd_changed=yes
+fi
 sudoers=$(mktemp)
 trap 'rm -f "$sudoers"' EXIT
 cat >"$sudoers" <<'SUDOERS'
@@ -226,6 +237,11 @@ if [[ ! -e $wants && ! -L $wants ]]; then
         systemctl enable kiosk.service
     fi
     changed+=("kiosk.service enabled")
+fi
+
+if [[ $timesyncd_changed == yes && $offline == no ]]; then
+    systemctl try-restart systemd-timesyncd.service ||
+        say "could not restart systemd-timesyncd: the new time servers count from the next boot"
 fi
 
 if ((${#changed[@]})); then

@@ -4,7 +4,9 @@ to the CSV so that a re-run skips what is done."""
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,48 @@ def test_batch_on_a_card_reader_asks_for_each_card(image, tmp_path, card_reader)
     assert images.fat_read(backing, "kiosk/token").strip() == b"tok-lib-01"
     state = (tmp_path / "fleet.csv.state").read_text().splitlines()
     assert "flashed lib-01" in state and "flashed lib-02" not in state
+
+
+@pytest.fixture
+def world_readable_dir():
+    """A directory that another user can run programs from (tmp_path is root's alone)."""
+    path = Path(tempfile.mkdtemp(prefix="kiosk-batch-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("sudo"), reason="needs root and sudo")
+def test_batch_under_sudo_runs_ssh_as_the_technician(image, tmp_path, world_readable_dir):
+    """`sudo deploy/flash --batch`: ssh to the hub runs as $SUDO_USER with their agent (their
+    keys and known_hosts, not root's), and what the batch leaves for the technician (progress,
+    tokens, card images) is theirs. `nobody` stands in for the technician."""
+    ssh = world_readable_dir / "ssh"
+    ssh.write_text('#!/bin/sh\necho "ssh ran as $(id -un), agent ${SSH_AUTH_SOCK:-none}: $*" >&2\n'
+                   'while [ $# -gt 0 ]; do [ "$1" = add ] && { echo "tok-$2"; exit 0; }; shift;'
+                   ' done\nexit 1\n')
+    ssh.chmod(0o755)
+    csv = tmp_path / "fleet.csv"
+    csv.write_text("lib-01,library,\n")
+    key = tmp_path / "key.pub"
+    key.write_text(SSH_KEY)
+    template = tmp_path / "template.toml"
+    template.write_text('device_id = "template"\nhub_url = "https://hub.example.org"\n')
+    env = {**os.environ, "PATH": f"{world_readable_dir}:{os.environ['PATH']}",
+           "SUDO_USER": "nobody", "SSH_AUTH_SOCK": "/tmp/technician-agent.sock"}
+    env.pop("DEPLOY_HUB_CMD", None)
+    result = subprocess.run(
+        [str(FLASH), "--batch", str(csv), "--hub-ssh", "admin@hub", str(image),
+         str(tmp_path / "card-{hostname}.img"), "--config-template", str(template),
+         "--ssh-key", str(key), "--wheelhouse", str(make_wheelhouse(tmp_path / "wh")), "--yes"],
+        env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    assert ("ssh ran as nobody, agent /tmp/technician-agent.sock: -- admin@hub sudo -u kiosk-hub"
+            " /opt/kiosk-hub/bin/hub --db /var/lib/kiosk-hub/hub.db device add lib-01"
+            " --location library") in result.stderr
+    tokens = tmp_path / "fleet.csv.tokens"
+    assert (tokens / "lib-01").read_text() == "tok-lib-01\n"
+    card = tmp_path / "card-lib-01.img"
+    for path in (tmp_path / "fleet.csv.state", tokens, tokens / "lib-01", card):
+        assert path.owner() == "nobody", path
+    assert card.stat().st_mode & 0o777 == 0o600

@@ -34,6 +34,8 @@ def test_first_boot_sets_up_the_pi_and_removes_its_traces(fake_system, bundle, t
     root = fake_system.root
     (root / "etc/hostname").write_text("raspberrypi\n")
     (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n127.0.1.1\traspberrypi\n")
+    (bundle / "timesyncd.conf").write_text("[Time]\nNTP=ntp1.airport.example\n")
+    (bundle / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
     boot = boot_partition(tmp_path, bundle)
     env = {**fake_system.env, "KIOSK_BOOT": str(boot)}
     result = subprocess.run(["bash", str(boot / "firstrun.sh")], env=env, capture_output=True,
@@ -66,23 +68,40 @@ def test_first_boot_sets_up_the_pi_and_removes_its_traces(fake_system, bundle, t
     assert "%kiosk-admin ALL=(kiosk) NOPASSWD: /usr/local/bin/kiosk status," in (
         root / "etc/sudoers.d/kiosk-admin").read_text()
 
+    # --ntp and --ca-file of deploy/flash, from the card into /etc.
+    assert (root / "etc/systemd/timesyncd.conf.d/kiosk.conf").read_text() == (
+        bundle / "timesyncd.conf").read_text()
+    assert (root / "etc/kiosk/ca.pem").read_text() == (bundle / "ca.pem").read_text()
+    assert (root / "etc/kiosk/ca.pem").stat().st_mode & 0o777 == 0o644
+
     # Traces gone: the hook, the script, the token and config copies.
     assert (boot / "cmdline.txt").read_text() == CMDLINE
     assert not (boot / "firstrun.sh").exists()
     assert not (boot / "kiosk").exists()
 
 
-def test_failed_install_leaves_a_log_on_the_boot_partition_and_no_token(fake_system, bundle,
+def secrets_left(boot: Path, *secrets: str):
+    """Files under BOOT (the card's FAT partition) that hold one of SECRETS."""
+    return sorted(str(p.relative_to(boot)) for p in boot.rglob("*") if p.is_file()
+                  and any(secret.encode() in p.read_bytes() for secret in secrets))
+
+
+def test_failed_install_leaves_a_log_on_the_boot_partition_and_no_secret(fake_system, bundle,
                                                                          tmp_path):
     (bundle / "kiosk.service").unlink()       # install-kiosk.sh refuses a bundle without it
-    boot = boot_partition(tmp_path, bundle, wifi=False)
+    boot = boot_partition(tmp_path, bundle, wifi=True)
+    token = (bundle / "token").read_text().strip()
+    assert secrets_left(boot, token, "s3cret") == ["kiosk/setup.env", "kiosk/token"]
     env = {**fake_system.env, "KIOSK_BOOT": str(boot)}
     result = subprocess.run(["bash", str(boot / "firstrun.sh")], env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0              # the reboot must follow anyway
-    assert (boot / "cmdline.txt").read_text() == CMDLINE
-    assert "kiosk.service is missing" in (boot / "kiosk/firstboot.log").read_text()
-    assert not (boot / "kiosk/token").exists()
+    assert (boot / "cmdline.txt").read_text() == CMDLINE  # it runs once: no retry loop
+    log = (boot / "kiosk/firstboot.log").read_text()
+    assert "kiosk.service is missing" in log and "kiosk first boot: FAILED" in log
+    # Neither the token nor the Wi-Fi passphrase is left on the card, in any file.
+    assert secrets_left(boot, token, "s3cret") == []
+    assert (boot / "kiosk/kiosk.toml").exists()  # what is no secret stays, to look at
 
 
 def test_install_into_another_root_starts_nothing(fake_system, bundle):

@@ -6,9 +6,11 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 
 import pytest
 
+from ..tls import PrivateCA
 from . import images
 from .conftest import DEPLOY, REPO, make_wheelhouse
 
@@ -141,7 +143,7 @@ def test_cloud_init_files_are_valid_yaml(trixie, tmp_path, inputs):
 
 
 @pytest.mark.parametrize("install_works", [True, False])
-def test_trixie_first_boot_removes_its_traces_once_the_install_worked(
+def test_trixie_first_boot_wipes_its_secrets_whether_the_install_worked_or_not(
         trixie, tmp_path, inputs, install_works):
     """The runcmd of user-data, run as cloud-init would (sh -c), with the Pi's three
     directories it touches (/boot/firmware, /etc/cloud, /var/log) moved into tmp_path: the
@@ -178,16 +180,19 @@ def test_trixie_first_boot_removes_its_traces_once_the_install_worked(
     assert f"installing from {boot}/kiosk" in log
     seeds = {name for name in ("user-data", "meta-data", "network-config")
              if (boot / name).exists()}
+    assert seeds == set()  # the Wi-Fi passphrase is off the card, success or not
+    assert (etc_cloud / "cloud-init.disabled").exists()  # never a second, half set-up run
+    assert (boot / "cmdline.txt").read_text() == images.CMDLINE  # boot files untouched
+    token = inputs["token"].read_text().strip()
+    left = [p for p in boot.rglob("*") if p.is_file()
+            and (token.encode() in p.read_bytes() or b"secret passphrase" in p.read_bytes())]
+    assert left == []
     if install_works:
-        assert not (boot / "kiosk").exists()  # token, config, wheelhouse: gone
-        assert seeds == set()  # the Wi-Fi passphrase is off the card
-        assert (etc_cloud / "cloud-init.disabled").exists()
-        assert (boot / "cmdline.txt").read_text() == images.CMDLINE  # boot files untouched
+        assert not (boot / "kiosk").exists()  # config, wheelhouse: gone
+        assert "kiosk first boot: done" in log
     else:
-        assert seeds == {"user-data", "meta-data", "network-config"}  # for a second try
-        assert not (boot / "kiosk" / "token").exists()  # but no token lying around
         assert "no wheel for this Python" in (boot / "kiosk" / "firstboot.log").read_text()
-        assert not (etc_cloud / "cloud-init.disabled").exists()
+        assert "kiosk first boot: FAILED" in log
 
 
 def test_wifi_goes_into_network_config(trixie, tmp_path, inputs):
@@ -337,3 +342,55 @@ def test_without_wheelhouse_one_is_built_for_the_pi(trixie, tmp_path, inputs):
         "kiosk_hub-0.1.0-py3-none-any.whl",
         "markupsafe-3.0.2-cp311-cp311-manylinux_2_17_aarch64.whl",
         "requests-2.32.0-py3-none-any.whl"]
+
+
+def test_ntp_and_a_private_ca_land_on_the_card(bookworm, tmp_path, inputs):
+    """--ntp (repeatable) becomes the timesyncd drop-in, --ca-file the CA beside the config,
+    which names it: install-kiosk.sh puts them in /etc at the first boot (test_firstrun)."""
+    ca = PrivateCA.create(tmp_path / "ca")
+    card = tmp_path / "card.img"
+    result = flash(bookworm, card, inputs, "--ntp", "ntp1.airport.example", "--ntp", "10.20.0.1",
+                   "--ca-file", str(ca.cert))
+    assert result.returncode == 0, result.stderr
+    assert images.fat_read(card, "kiosk/timesyncd.conf").decode().splitlines()[1:] == [
+        "[Time]", "NTP=ntp1.airport.example 10.20.0.1"]
+    assert images.fat_read(card, "kiosk/ca.pem") == ca.cert.read_bytes()
+    config = tomllib.loads(images.fat_read(card, "kiosk/kiosk.toml").decode())
+    assert config["ca_file"] == "/etc/kiosk/ca.pem"
+    assert config["buttons"]["happy"] == 13  # the rest as given
+    # Without them: neither file, the config byte for byte.
+    plain = tmp_path / "plain.img"
+    assert flash(bookworm, plain, inputs).returncode == 0
+    assert not images.fat_exists(plain, "kiosk/timesyncd.conf")
+    assert not images.fat_exists(plain, "kiosk/ca.pem")
+    assert images.fat_read(plain, "kiosk/kiosk.toml") == inputs["config"].read_bytes()
+
+
+def test_ntp_and_ca_file_are_checked_before_writing(bookworm, tmp_path, inputs):
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("hello\n")
+    card = tmp_path / "card.img"
+    for extra, message in ((["--ntp", "ntp.example; reboot"], "--ntp: 'ntp.example; reboot'"),
+                           (["--ca-file", str(not_pem)], "holds no PEM certificate")):
+        result = flash(bookworm, card, inputs, *extra)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1
+        assert not card.exists()
+    # A config that names a ca_file needs the CA itself, or the daemon would stop on it.
+    inputs["config"].write_text(inputs["config"].read_text().replace(
+        'token_file', 'ca_file = "/etc/ssl/site.pem"\ntoken_file'))
+    result = flash(bookworm, card, inputs)
+    assert result.returncode == 1 and "give that CA with --ca-file PEM" in result.stderr
+    assert not card.exists()
+
+
+def test_a_card_image_file_is_the_technicians_alone(bookworm, tmp_path, inputs):
+    """A plain-file card holds the token (and the Wi-Fi passphrase): 0600, new or not."""
+    new = tmp_path / "new.img"
+    old = tmp_path / "old.img"
+    old.write_bytes(b"")
+    old.chmod(0o644)
+    for card in (new, old):
+        result = flash(bookworm, card, inputs)
+        assert result.returncode == 0, result.stderr
+        assert card.stat().st_mode & 0o777 == 0o600

@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
+from ..tls import PrivateCA
 from . import pi as fake_pi
 from .conftest import DEPLOY, REPO, make_wheelhouse
 
@@ -109,3 +111,31 @@ def test_provisioning_over_ssh_ends_with_a_clean_selftest_and_is_idempotent(
     assert "kiosk: unchanged" in second.stdout
     assert second.stderr.strip().splitlines()[-1] == (
         "tech@127.0.0.1: unchanged, selftest ok")
+
+
+def test_provision_delivers_time_servers_and_a_private_ca(real_pi, config_file, token_file,
+                                                          tmp_path):
+    """--ntp and --ca-file land on the Pi: the timesyncd drop-in (timesyncd restarted), the CA
+    readable by the kiosk user, kiosk.toml naming it; the real kiosk loads that config."""
+    ca = PrivateCA.create(tmp_path / "ca")
+    result = provision(real_pi, config_file, token_file, make_wheelhouse(tmp_path / "wh"),
+                       "--ntp", "ntp1.airport.example", "--ntp", "10.20.0.1",
+                       "--ca-file", str(ca.cert))
+    assert result.returncode == 0, result.stdout + result.stderr
+    dropin = real_pi.read("/etc/systemd/timesyncd.conf.d/kiosk.conf")
+    assert "[Time]\nNTP=ntp1.airport.example 10.20.0.1\n" in dropin
+    assert "systemctl try-restart systemd-timesyncd.service" in real_pi.read("/var/log/stub.log")
+    assert real_pi.read("/etc/kiosk/ca.pem") == ca.cert.read_text()
+    config = tomllib.loads(real_pi.read("/etc/kiosk/kiosk.toml"))
+    assert config["ca_file"] == "/etc/kiosk/ca.pem" and config["device_id"] == "ams-security-03"
+    readable = real_pi.as_root("runuser", "-u", "kiosk", "--", "cat", "/etc/kiosk/ca.pem")
+    assert readable.returncode == 0, readable.stderr
+    real_pi.as_root("install", "-d", "-o", "kiosk", "-g", "kiosk", "-m", "0750",
+                    "/var/lib/kiosk")
+    selftest = real_pi.run("kiosk selftest")
+    assert selftest.stdout.splitlines()[0].split() == ["config", "OK", "/etc/kiosk/kiosk.toml"]
+
+    again = provision(real_pi, config_file, token_file, make_wheelhouse(tmp_path / "wh"),
+                      "--ntp", "ntp1.airport.example", "--ntp", "10.20.0.1",
+                      "--ca-file", str(ca.cert))
+    assert "kiosk: unchanged" in again.stdout, again.stdout + again.stderr
