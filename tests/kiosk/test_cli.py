@@ -202,6 +202,15 @@ def test_the_example_config_is_named_by_help_and_is_one_a_kiosk_runs_with(tmp_pa
     assert config.leds == {"thanks": 26} and config.hub_url == "https://hub.example.org"
 
 
+def test_the_example_config_is_named_where_a_technician_looks():
+    repo = Path(__file__).resolve().parents[2]
+    flash = subprocess.run([str(repo / "deploy/flash"), "--help"], capture_output=True,
+                           text=True, timeout=30)
+    assert "kiosk/kiosk.example.toml" in flash.stdout
+    for guide in ("docs/technician.md", "docs/kiosk.md"):
+        assert "kiosk/kiosk.example.toml" in (repo / guide).read_text(), guide
+
+
 def test_run_refuses_off_a_pi_without_mock_pins(tmp_path):
     pytest.importorskip("gpiozero")
     try:
