@@ -67,6 +67,14 @@ for f in kiosk.toml token kiosk.service kiosk-wrapper.sh; do
     [[ -f $source_dir/$f ]] || die "$source_dir/$f is missing"
 done
 
+# gpiozero reads the pins through lgpio, which is Raspberry Pi OS's python3-lgpio (a C
+# extension, no aarch64 wheel on PyPI; the venv sees it through --system-site-packages).
+# Without it the daemon would crash-loop: stop here, before anything is changed. An image
+# being built (--root) is not this system's Python: not checked.
+if [[ $offline == no ]] && ! python3 -c "import lgpio" 2>/dev/null; then
+    die "python3-lgpio is missing (install it: sudo apt install python3-lgpio); nothing installed"
+fi
+
 # R: the root as a prefix ("" for /), so "$R/etc/kiosk" is /etc/kiosk on a real system.
 R=${root%/}
 venv=/opt/kiosk

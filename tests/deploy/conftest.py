@@ -46,6 +46,7 @@ STUBS = {
                   '  d="$KIOSK_ROOT/etc/systemd/system/multi-user.target.wants"\n'
                   '  mkdir -p "$d"; ln -sf /etc/systemd/system/"$2" "$d/$2"\nfi'),
     "python3": (
+        'if [ "$1 $2" = "-c import lgpio" ]; then [ -z "$STUB_NO_LGPIO" ]; exit; fi\n'
         'if [ "$1 $2" = "-m venv" ]; then\n'
         '  v="${!#}"; mkdir -p "$v/bin"\n'
         '  for n in python kiosk; do\n'
@@ -87,8 +88,10 @@ class FakeSystem:
             "STUB_LOG": str(self.log),
         }
 
-    def calls(self):
-        return self.log.read_text().splitlines()
+    def calls(self, probes=False):
+        """The stubs' calls; without the read-only `python3 -c "import lgpio"` unless probes."""
+        calls = self.log.read_text().splitlines()
+        return calls if probes else [c for c in calls if c != "python3 -c import lgpio"]
 
     def clear_log(self):
         self.log.write_text("")

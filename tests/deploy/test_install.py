@@ -115,3 +115,16 @@ def test_missing_source_file_is_one_line(fake_system, bundle):
     result = run_install(fake_system, "--source", str(bundle))
     assert result.returncode != 0
     assert result.stderr.count("\n") == 1 and "token is missing" in result.stderr
+
+
+def test_without_python3_lgpio_it_stops_in_one_line_before_changing_anything(fake_system,
+                                                                             bundle):
+    """gpiozero needs Pi OS's python3-lgpio: without it the service would crash-loop."""
+    fake_system.env["STUB_NO_LGPIO"] = "1"
+    result = run_install(fake_system, "--source", str(bundle))
+    assert result.returncode == 1
+    assert result.stderr == ("install-kiosk: python3-lgpio is missing (install it: sudo apt"
+                             " install python3-lgpio); nothing installed\n")
+    assert fake_system.calls(probes=True) == ["python3 -c import lgpio"]
+    assert not (fake_system.root / "etc/kiosk").exists()
+    assert not (fake_system.root / "opt/kiosk").exists()

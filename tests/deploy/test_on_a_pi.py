@@ -139,3 +139,16 @@ def test_provision_delivers_time_servers_and_a_private_ca(real_pi, config_file, 
                       "--ntp", "ntp1.airport.example", "--ntp", "10.20.0.1",
                       "--ca-file", str(ca.cert))
     assert "kiosk: unchanged" in again.stdout, again.stdout + again.stderr
+
+
+def test_a_pi_without_python3_lgpio_is_refused_in_one_clear_line(stub_pi, config_file,
+                                                                  token_file, tmp_path):
+    stub_pi.as_root("touch", "/etc/stub-no-lgpio")
+    result = provision(stub_pi, config_file, token_file, make_wheelhouse(tmp_path / "wh"))
+    assert result.returncode == 1
+    assert ("install-kiosk: python3-lgpio is missing (install it: sudo apt install"
+            " python3-lgpio); nothing installed") in result.stdout
+    assert result.stderr.splitlines()[-1].startswith(
+        "provision: error: the install on tech@127.0.0.1 failed")
+    assert stub_pi.as_root("test", "-e", "/opt/kiosk").returncode != 0
+    assert stub_pi.as_root("id", "kiosk").returncode != 0  # no user, no unit: nothing
