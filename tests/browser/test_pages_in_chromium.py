@@ -105,11 +105,12 @@ def hub_url(tmp_path):
         send(url, "ams-1", tokens["ams-1"], presses_for(now, 30, 120, rng))
         send(url, "ams-2", tokens["ams-2"], presses_for(now, 30, 60, rng))
         send(url, "evil-1", tokens["evil-1"], presses_for(now, 14, 40, rng))
-        # A burst of unhappy presses a few minutes ago, then the alert rules run.
+        # A burst of unhappy presses a few minutes ago, then the alert rules run: 20 of 20
+        # negative is far beyond what is usual here at any hour (the default rule).
         burst = [{"seq": seq, "id": f"00000000-0000-4000-9000-{seq:012x}", "mood": 1 + seq % 2,
                   "pressed_at": format_utc(now - timedelta(minutes=3, seconds=seq % 60)),
                   "boot_id": BOOT, "uptime_ms": 1, "clock_synced": True, "misuse": False}
-                 for seq in range(30 * 120 + 1, 30 * 120 + 7)]
+                 for seq in range(30 * 120 + 1, 30 * 120 + 21)]
         send(url, "ams-1", tokens["ams-1"], burst)
         db = Database(path)
         try:
