@@ -16,17 +16,22 @@ usage() {
     cat <<'USAGE'
 Usage: install-kiosk.sh --source DIR [--root DIR] [--upgrade] [--no-start] [--selftest]
                         [--admin USER ...]
+       install-kiosk.sh --rollback [--selftest]
 
 Installs the kiosk from DIR, which holds kiosk.toml, token, kiosk.service, kiosk-wrapper.sh
 and wheelhouse/ (wheels of kiosk-hub and its dependencies; without wheelhouse/ pip uses the
 network), and if given ca.pem (-> /etc/kiosk/ca.pem) and timesyncd.conf (->
-/etc/systemd/timesyncd.conf.d/kiosk.conf). `kiosk status` and `kiosk selftest` work for root and the members of group
+/etc/systemd/timesyncd.conf.d/kiosk.conf). Without kiosk.toml and token in DIR, the
+installed ones are kept (an upgrade of the code alone). `kiosk status` and `kiosk selftest` work for root and the members of group
 kiosk-admin: /usr/local/bin/kiosk runs them as user kiosk (/etc/sudoers.d/kiosk-admin).
 
   --source DIR  the files to install
   --root DIR    install into the root filesystem at DIR (offline: enables, starts nothing)
   --upgrade     install the wheelhouse's kiosk even if another version is installed,
-                then restart the service (the buffer in /var/lib/kiosk is kept)
+                then restart the service (the buffer in /var/lib/kiosk is kept); the
+                install it replaces stays in /opt/kiosk.previous
+  --rollback    swap /opt/kiosk and /opt/kiosk.previous (code and unit), restart; the
+                buffer, config and token are kept; a second --rollback rolls forward
   --no-start    enable kiosk.service but do not (re)start it (first boot reboots anyway)
   --selftest    run `kiosk selftest` as user kiosk at the end
   --admin USER  add USER (a technician's login) to group kiosk-admin
@@ -44,6 +49,7 @@ root=${KIOSK_ROOT:-/}
 offline=no
 source_dir=""
 upgrade=no
+rollback=no
 start=yes
 selftest=no
 admins=()
@@ -52,6 +58,7 @@ while [[ $# -gt 0 ]]; do
         --source) [[ $# -ge 2 ]] || die "--source needs a value"; source_dir=$2; shift 2 ;;
         --root) [[ $# -ge 2 ]] || die "--root needs a value"; root=$2; offline=yes; start=no; shift 2 ;;
         --upgrade) upgrade=yes; shift ;;
+        --rollback) rollback=yes; shift ;;
         --no-start) start=no; shift ;;
         --selftest) selftest=yes; shift ;;
         --admin) [[ $# -ge 2 ]] || die "--admin needs a value"; admins+=("$2"); shift 2 ;;
@@ -59,12 +66,56 @@ while [[ $# -gt 0 ]]; do
         *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
-[[ -n $source_dir ]] || die "--source DIR is required (see --help)"
+[[ -n $source_dir || $rollback == yes ]] || die "--source DIR is required (see --help)"
 for admin in "${admins[@]}"; do
     [[ $admin =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "--admin: '$admin' is not a user name"
 done
-for f in kiosk.toml token kiosk.service kiosk-wrapper.sh; do
+# R: the root as a prefix ("" for /), so "$R/etc/kiosk" is /etc/kiosk on a real system.
+R=${root%/}
+venv=/opt/kiosk
+unit=/etc/systemd/system/kiosk.service
+
+run_selftest() {
+    [[ $selftest == yes && $offline == no ]] || return 0
+    say "--- kiosk selftest"
+    # What a technician's `kiosk selftest` runs: the wrapper, as user kiosk. A failing check
+    # is reported, not fatal: the install itself worked.
+    local selftest_cmd=(/usr/local/bin/kiosk selftest)
+    if [[ -n $R ]]; then  # $KIOSK_ROOT (tests): the wrapper's paths are absolute
+        selftest_cmd=(runuser -u kiosk -- "$R$venv/bin/kiosk" selftest --config "$R/etc/kiosk/kiosk.toml")
+    fi
+    if "${selftest_cmd[@]}"; then
+        say "kiosk selftest: ok"
+    else
+        say "kiosk selftest: FAILED (exit $?): see the lines above"
+    fi
+}
+
+if [[ $rollback == yes ]]; then
+    [[ -d $R$venv.previous ]] || die "no previous install in $venv.previous: nothing to roll back to"
+    [[ -d $R$venv ]] || die "no install in $venv"
+    rm -rf "$R$venv.rollback"
+    mv -- "$R$venv" "$R$venv.rollback"
+    mv -- "$R$venv.previous" "$R$venv"
+    mv -- "$R$venv.rollback" "$R$venv.previous"
+    # The unit the restored install came with (an older install has no copy: kept as is).
+    if [[ -f $R$venv/kiosk.service ]] && ! cmp -s "$R$venv/kiosk.service" "$R$unit"; then
+        cp -- "$R$venv/kiosk.service" "$R$unit.new"
+        chmod 0644 "$R$unit.new"
+        mv -f -- "$R$unit.new" "$R$unit"
+        [[ $offline == yes ]] || systemctl daemon-reload
+    fi
+    [[ $start == no ]] || systemctl restart kiosk.service
+    say "kiosk: rolled back to the previous install; the one it replaced is in $venv.previous"
+    run_selftest
+    exit 0
+fi
+
+for f in kiosk.service kiosk-wrapper.sh; do
     [[ -f $source_dir/$f ]] || die "$source_dir/$f is missing"
+done
+for f in kiosk.toml token; do  # or kept as installed
+    [[ -f $source_dir/$f || -f $R/etc/kiosk/$f ]] || die "$source_dir/$f is missing"
 done
 
 # gpiozero reads the pins through lgpio, which is Raspberry Pi OS's python3-lgpio (a C
@@ -75,9 +126,6 @@ if [[ $offline == no ]] && ! python3 -c "import lgpio" 2>/dev/null; then
     die "python3-lgpio is missing (install it: sudo apt install python3-lgpio); nothing installed"
 fi
 
-# R: the root as a prefix ("" for /), so "$R/etc/kiosk" is /etc/kiosk on a real system.
-R=${root%/}
-venv=/opt/kiosk
 changed=()
 
 has_line() { [[ -f $R$2 ]] && grep -q -- "$1" "$R$2"; }
@@ -139,8 +187,8 @@ if [[ -z $installed_digest || ($upgrade == yes && $installed_digest != "$wheels_
     # from the wheelhouse, none from the system's dist-packages that --system-site-packages
     # makes visible (for python3-lgpio, gpiozero's pin driver: a C extension with no aarch64
     # wheel on PyPI). So an apt upgrade cannot swap the kiosk's libraries, and an upgrade
-    # leaves no files of the old versions. The previous venv waits beside the new one and
-    # comes back if the install fails.
+    # leaves no files of the old versions. The previous venv waits beside the new one: it
+    # comes back if the install fails, and stays for --rollback if it works.
     rm -rf "$R$venv.previous"
     [[ -e $R$venv ]] && mv -- "$R$venv" "$R$venv.previous"
     mkdir -p "$(dirname "$R$venv")"
@@ -159,7 +207,6 @@ if [[ -z $installed_digest || ($upgrade == yes && $installed_digest != "$wheels_
         [[ -e $R$venv.previous ]] && mv -- "$R$venv.previous" "$R$venv"
         die "pip could not install kiosk-hub into $venv; the previous install (if any) is kept"
     fi
-    rm -rf "$R$venv.previous"
     printf '%s\n' "$wheels_digest" >"$R$venv/.wheelhouse.sha256"
     changed+=("venv $venv" "kiosk package")
 elif [[ $installed_digest != "$wheels_digest" ]]; then
@@ -184,8 +231,8 @@ if [[ ! -d $R/etc/kiosk ]]; then
     chmod 0750 "$R/etc/kiosk"
     chown root:kiosk "$R/etc/kiosk"
 fi
-install_secret "$source_dir/kiosk.toml" /etc/kiosk/kiosk.toml
-install_secret "$source_dir/token" /etc/kiosk/token
+[[ ! -f $source_dir/kiosk.toml ]] || install_secret "$source_dir/kiosk.toml" /etc/kiosk/kiosk.toml
+[[ ! -f $source_dir/token ]] || install_secret "$source_dir/token" /etc/kiosk/token
 
 # --- the technician's diagnostics: /usr/local/bin/kiosk and the sudo rule behind it ---
 install_file() {  # FROM TO MODE: replaced only when it differs, never half-written
@@ -223,7 +270,6 @@ fi
 install_file "$sudoers" /etc/sudoers.d/kiosk-admin 0440
 
 # --- the unit ---
-unit=/etc/systemd/system/kiosk.service
 unit_changed=no
 if ! { [[ -f $R$unit ]] && cmp -s "$source_dir/kiosk.service" "$R$unit"; }; then
     mkdir -p "$R/etc/systemd/system"
@@ -235,6 +281,10 @@ if ! { [[ -f $R$unit ]] && cmp -s "$source_dir/kiosk.service" "$R$unit"; }; then
 fi
 if [[ $unit_changed == yes && $offline == no ]]; then
     systemctl daemon-reload
+fi
+# The unit this install runs with, kept in the venv: --rollback restores it with the code.
+if [[ -d $R$venv ]] && ! cmp -s "$R$unit" "$R$venv/kiosk.service"; then
+    cp -- "$R$unit" "$R$venv/kiosk.service"
 fi
 wants=$R/etc/systemd/system/multi-user.target.wants/kiosk.service
 # -L too: the link is absolute, so under a --root other than / it points outside.
@@ -266,17 +316,4 @@ else
     say "kiosk: unchanged"
 fi
 
-if [[ $selftest == yes && $offline == no ]]; then
-    say "--- kiosk selftest"
-    # What a technician's `kiosk selftest` runs: the wrapper, as user kiosk. A failing check
-    # is reported, not fatal: the install itself worked.
-    selftest_cmd=(/usr/local/bin/kiosk selftest)
-    if [[ -n $R ]]; then  # $KIOSK_ROOT (tests): the wrapper's paths are absolute
-        selftest_cmd=(runuser -u kiosk -- "$R$venv/bin/kiosk" selftest --config "$R/etc/kiosk/kiosk.toml")
-    fi
-    if "${selftest_cmd[@]}"; then
-        say "kiosk selftest: ok"
-    else
-        say "kiosk selftest: FAILED (exit $?): see the lines above"
-    fi
-fi
+run_selftest

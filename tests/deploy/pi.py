@@ -184,6 +184,13 @@ class FakePi:
                     "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
                     "-o", "LogLevel=ERROR"]
 
+    def ssh_config(self, alias):
+        """A Host block of an ssh_config(5) file: `ssh -F FILE tech@ALIAS` reaches this Pi."""
+        return (f"Host {alias}\n  HostName 127.0.0.1\n  Port {self.port}\n"
+                f"  IdentityFile {self.base / 'client_key'}\n  IdentitiesOnly yes\n"
+                f"  UserKnownHostsFile {self.known_hosts}\n  StrictHostKeyChecking yes\n"
+                "  BatchMode yes\n  LogLevel ERROR\n")
+
     def address(self, user="tech"):
         return f"{user}@127.0.0.1"
 

@@ -70,7 +70,63 @@ def test_new_wheelhouse_needs_upgrade(fake_system, bundle):
     # A fresh venv, every dependency from the wheelhouse (none from the system's packages).
     assert any(c.startswith("python3 -m venv --system-site-packages") for c in calls)
     assert "--ignore-installed" in [c for c in calls if "pip install" in c][0]
-    assert not (fake_system.root / "opt/kiosk.previous").exists()
+    # The install it replaced waits for --rollback.
+    previous = fake_system.root / "opt/kiosk.previous"
+    assert (previous / ".wheelhouse.sha256").read_text() != (
+        fake_system.root / "opt/kiosk/.wheelhouse.sha256").read_text()
+
+
+def test_rollback_swaps_back_code_and_unit_and_keeps_buffer_config_and_token(fake_system,
+                                                                             bundle):
+    root = fake_system.root
+    assert run_install(fake_system, "--source", str(bundle)).returncode == 0
+    old_digest = (root / "opt/kiosk/.wheelhouse.sha256").read_text()
+    old_unit = (root / "etc/systemd/system/kiosk.service").read_text()
+    (root / "var/lib/kiosk").mkdir(parents=True)
+    (root / "var/lib/kiosk/buffer.db").write_bytes(b"presses")
+    for old in (bundle / "wheelhouse").glob("kiosk_hub-*"):
+        old.unlink()
+    make_wheelhouse(bundle / "wheelhouse", version="0.2.0")
+    (bundle / "kiosk.service").write_text(old_unit.replace("RestartSec=2", "RestartSec=3"))
+    assert run_install(fake_system, "--source", str(bundle), "--upgrade").returncode == 0
+    new_digest = (root / "opt/kiosk/.wheelhouse.sha256").read_text()
+    assert new_digest != old_digest
+
+    fake_system.clear_log()
+    back = run_install(fake_system, "--rollback")
+    assert back.returncode == 0, back.stderr
+    assert (root / "opt/kiosk/.wheelhouse.sha256").read_text() == old_digest
+    assert (root / "opt/kiosk.previous/.wheelhouse.sha256").read_text() == new_digest
+    assert (root / "etc/systemd/system/kiosk.service").read_text() == old_unit
+    assert fake_system.calls() == ["systemctl daemon-reload", "systemctl restart kiosk.service"]
+    assert (root / "var/lib/kiosk/buffer.db").read_bytes() == b"presses"
+    assert (root / "etc/kiosk/token").read_text() == "tok-3f9a2c\n"
+    # Rolling back again rolls forward.
+    assert run_install(fake_system, "--rollback").returncode == 0
+    assert (root / "opt/kiosk/.wheelhouse.sha256").read_text() == new_digest
+
+
+def test_rollback_without_a_previous_install_is_one_line(fake_system, bundle):
+    assert run_install(fake_system, "--source", str(bundle)).returncode == 0
+    fake_system.clear_log()
+    result = run_install(fake_system, "--rollback")
+    assert result.returncode == 1
+    assert result.stderr == ("install-kiosk: no previous install in /opt/kiosk.previous:"
+                             " nothing to roll back to\n")
+    assert fake_system.calls() == []
+
+
+def test_an_upgrade_without_config_and_token_keeps_the_installed_ones(fake_system, bundle):
+    assert run_install(fake_system, "--source", str(bundle)).returncode == 0
+    (bundle / "kiosk.toml").unlink()
+    (bundle / "token").unlink()
+    for old in (bundle / "wheelhouse").glob("kiosk_hub-*"):
+        old.unlink()
+    make_wheelhouse(bundle / "wheelhouse", version="0.2.0")
+    result = run_install(fake_system, "--source", str(bundle), "--upgrade")
+    assert result.returncode == 0, result.stderr
+    assert (fake_system.root / "etc/kiosk/token").read_text() == "tok-3f9a2c\n"
+    assert "changed: /etc/kiosk/token" not in result.stdout
 
 
 def test_failed_upgrade_keeps_the_previous_install_and_buffer(fake_system, bundle):
