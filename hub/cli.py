@@ -302,21 +302,35 @@ def device_rotate_token(hub, device_id):
     click.echo(token)
 
 
+DEVICE_CSV_COLUMNS = ("device", "location", "version", "last_seen", "queue", "clock", "card",
+                      "revoked_at")
+
+
 @device.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON list instead of a table.")
+@click.option("--format", "output_format", type=click.Choice(["table", "csv"]), default="table",
+              show_default=True, help="csv: the fleet inventory, one row per kiosk.")
 @pass_hub
-def device_list(hub, as_json):
-    """List kiosks: location, last seen, queue, clock, card.
+def device_list(hub, as_json, output_format):
+    """List kiosks: location, version, last seen, queue, clock, card.
 
     \b
     Example:
         hub device list --json
+        hub device list --format csv > fleet.csv
     """
     rows = [dict(row) for row in registry.devices(hub.open())]
     for row in rows:
         row["clock_synced"] = None if row["clock_synced"] is None else bool(row["clock_synced"])
     if as_json:
         click.echo(json.dumps(rows, indent=2))
+        return
+    if output_format == "csv":
+        clock = {True: "synced", False: "not synced", None: None}
+        sys.stdout.writelines(csv_lines(DEVICE_CSV_COLUMNS, (
+            (row["device_id"], row["location"], row["version"], row["last_seen_at"],
+             row["queued"], clock[row["clock_synced"]], row["card"], row["revoked_at"])
+            for row in rows)))
         return
     for row in rows:
         state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"

@@ -1,5 +1,7 @@
 """The `hub` command line: what an administrator types, and the one-line errors they get."""
 
+import csv
+import io
 import json
 import sqlite3
 import uuid
@@ -93,6 +95,26 @@ def test_device_list_shows_the_card_and_a_card_change(hub_cli, ams, client):
     (device,) = json.loads(hub_cli("device", "list", "--json").stdout)
     assert (device["card"], device["cards"], device["seq_conflicts"]) == ("9f8e7d6c-new", 2, 1)
     assert "card 9f8e7d6c (2 cards)" in hub_cli("device", "list").stdout
+
+
+def test_device_list_as_csv_is_the_fleet_inventory(hub_cli, ams, client):
+    """`hub device list --format csv`: device, location, version, last seen, queue, clock,
+    card (and revoked_at), a header line and one row per kiosk, as a spreadsheet reads it."""
+    token = hub_cli("device", "add", "ams-security-03", "--location", "ams").stdout.strip()
+    hub_cli("device", "add", "ams-security-04", "--location", "ams")
+    client.post("/api/v1/heartbeat", headers={"Authorization": f"Bearer {token}"}, json={
+        "device_id": "ams-security-03", "boot_id": "b", "uptime_ms": 1000,
+        "sent_at": "2026-11-22T11:59:59Z", "queued": 4, "clock_synced": False,
+        "version": "0.2.0", "buffer_id": "c0ffee00-card"})
+    result = hub_cli("device", "list", "--format", "csv")
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == ["device", "location", "version", "last_seen", "queue", "clock",
+                             "card", "revoked_at"]
+    assert rows[0] == {"device": "ams-security-03", "location": "ams", "version": "0.2.0",
+                       "last_seen": "2026-11-22T12:00:00.000Z", "queue": "4",
+                       "clock": "not synced", "card": "c0ffee00-card", "revoked_at": ""}
+    assert rows[1]["device"] == "ams-security-04" and rows[1]["last_seen"] == ""
 
 
 def test_device_errors(hub_cli, ams):
