@@ -1,9 +1,12 @@
 """deploy/provision --fleet against three FakePis (tests/deploy/pi.py), each a real sshd on
-127.0.0.1 reached through one ssh_config with a Host per Pi: provisioning, an upgrade whose
-canary does not come back healthy (the rest untouched), a rollback that keeps the buffer."""
+127.0.0.1 reached through one ssh_config with a Host per Pi (named after its device):
+provisioning, an upgrade whose canary does not come back healthy (the rest untouched), a
+rollback that keeps the buffer."""
 
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,26 +22,26 @@ pytestmark = pytest.mark.skipif(fake_pi.can_run() is not None,
 
 @pytest.fixture
 def fleet(tmp_path):
-    """{device: FakePi}, reachable as tech@pi-N; the Pis are provisioned with kiosk 0.1.0."""
+    """{device: FakePi}, reachable as tech@DEVICE; the Pis are provisioned with kiosk 0.1.0."""
     pis = {}
     try:
         for n, device in enumerate(DEVICES, 1):
             pis[device] = fake_pi.FakePi(tmp_path / f"pi-{n}", REPO)
         config = tmp_path / "ssh_config"
-        config.write_text("".join(pi.ssh_config(f"pi-{n}") for n, pi in
-                                  enumerate(pis.values(), 1)))
+        # Flash names each Pi after its device: reachable by that name.
+        config.write_text("".join(pi.ssh_config(device) for device, pi in pis.items()))
         rows = ["host,device,config,token_file"]
-        for n, device in enumerate(DEVICES, 1):
+        for device in DEVICES:
             (tmp_path / f"{device}.toml").write_text(
                 CONFIG.replace("ams-security-03", device))
             (tmp_path / f"{device}.token").write_text(f"tok-{device}\n")
-            rows.append(f"tech@pi-{n},{device},{device}.toml,{device}.token")
+            rows.append(f"tech@{device},{device},{device}.toml,{device}.token")
         inventory = tmp_path / "new-pis.csv"
         inventory.write_text("\n".join(rows) + "\n")
         first = run_fleet(tmp_path, config, inventory, make_wheelhouse(tmp_path / "wh-0.1.0"))
         assert first.returncode == 0, first.stdout + first.stderr
-        assert table(first) == [[f"tech@pi-{n}", device, "- -> 0.1.0", "ok: installed, synced"]
-                                for n, device in enumerate(DEVICES, 1)]
+        assert table(first) == [[f"tech@{device}", device, "- -> 0.1.0", "ok: installed, synced"]
+                                for device in DEVICES]
         yield pis, config
     finally:
         for pi in pis.values():
@@ -46,7 +49,8 @@ def fleet(tmp_path):
 
 
 def run_fleet(tmp_path, ssh_config, inventory, wheelhouse=None, *extra):
-    args = [str(PROVISION), "--fleet", str(inventory), "--yes", "--parallel", "2", *extra]
+    args = [str(PROVISION), "--fleet", str(inventory), "--yes", "--parallel", "2",
+            "--host-template", "tech@{device}", *extra]
     if wheelhouse:
         args += ["--wheelhouse", str(wheelhouse)]
     env = {**os.environ, "DEPLOY_SSH": f"ssh -F {ssh_config}", "DEPLOY_HEALTH_INTERVAL": "0.1"}
@@ -66,11 +70,18 @@ def table(result):
 
 
 def hub_inventory(tmp_path):
-    """What `hub device list --format csv` gives, with a host column added."""
+    """The inventory as the hub gives it: `hub device list --format csv` (no host column:
+    the hosts come from --host-template)."""
+    hub = [str(Path(sys.executable).with_name("hub")), "--db", str(tmp_path / "hub.db")]
+    commands = [["init-db"], ["location", "add", "library", "--name", "Library",
+                              "--timezone", "Europe/Amsterdam"]]
+    commands += [["device", "add", device, "--location", "library"] for device in DEVICES]
+    for command in commands:
+        subprocess.run([*hub, *command], check=True, capture_output=True, timeout=60)
+    listed = subprocess.run([*hub, "device", "list", "--format", "csv"], check=True,
+                            capture_output=True, text=True, timeout=60).stdout
     path = tmp_path / "fleet.csv"
-    path.write_text("device,location,version,last_seen,queue,clock,card,host\n" + "".join(
-        f"{device},library,0.1.0,2026-12-03T10:00:00Z,0,synced,c0ffee,tech@pi-{n}\n"
-        for n, device in enumerate(DEVICES, 1)))
+    path.write_text(listed)
     return path
 
 
@@ -90,15 +101,15 @@ def test_a_canary_that_does_not_come_back_healthy_stops_the_rest(fleet, tmp_path
                        "--canary", "1", "--health-timeout", "1")
     assert result.returncode == 1
     assert table(result) == [
-        ["tech@pi-1", "lib-01", "0.1.0 -> 0.2.0",
+        ["tech@lib-01", "lib-01", "0.1.0 -> 0.2.0",
          "FAILED: not healthy after 1s: sync error: hub answered 500"],
-        ["tech@pi-2", "lib-02", "? -> ?", "not attempted: a canary failed"],
-        ["tech@pi-3", "lib-03", "? -> ?", "not attempted: a canary failed"],
+        ["tech@lib-02", "lib-02", "? -> ?", "not attempted: a canary failed"],
+        ["tech@lib-03", "lib-03", "? -> ?", "not attempted: a canary failed"],
     ]
     assert "a canary failed: the other 2 Pis are left as they are" in result.stderr
     assert [installed_version(pi) for pi in pis.values()] == ["0.2.0", "0.1.0", "0.1.0"]
     assert pis["lib-02"].read("/var/log/stub.log") == ""  # not even a restart
-    log = (tmp_path / "fleet.csv.logs" / "tech@pi-1.log").read_text()
+    log = (tmp_path / "fleet.csv.logs" / "tech@lib-01.log").read_text()
     assert "kiosk: changed, kiosk.service restarted" in log
 
 
@@ -117,8 +128,8 @@ def test_an_upgrade_then_a_rollback_restores_the_previous_version_and_keeps_the_
 
     back = run_fleet(tmp_path, ssh_config, inventory, None, "--rollback")
     assert back.returncode == 0, back.stdout + back.stderr
-    assert table(back) == [[f"tech@pi-{n}", device, "0.2.0 -> 0.1.0", "ok: rolled back, synced"]
-                           for n, device in enumerate(DEVICES, 1)]
+    assert table(back) == [[f"tech@{device}", device, "0.2.0 -> 0.1.0", "ok: rolled back, synced"]
+                           for device in DEVICES]
     for device, pi in pis.items():
         assert installed_version(pi) == "0.1.0"
         assert pi.read("/var/lib/kiosk/buffer.db") == f"presses of {device}, 3 not yet sent\n"
@@ -128,11 +139,11 @@ def test_an_upgrade_then_a_rollback_restores_the_previous_version_and_keeps_the_
 def test_the_wrong_pi_is_left_alone(fleet, tmp_path):
     pis, ssh_config = fleet
     inventory = tmp_path / "mixed-up.csv"
-    inventory.write_text("host,device\ntech@pi-1,lib-02\n")
+    inventory.write_text("host,device\ntech@lib-01,lib-02\n")
     result = run_fleet(tmp_path, ssh_config, inventory,
                        make_wheelhouse(tmp_path / "wh-0.2.0", version="0.2.0"))
     assert result.returncode == 1
-    assert table(result) == [["tech@pi-1", "lib-02", "0.1.0 -> 0.1.0",
+    assert table(result) == [["tech@lib-01", "lib-02", "0.1.0 -> 0.1.0",
                               "FAILED: this Pi is lib-01, not lib-02: nothing done"]]
     assert installed_version(pis["lib-01"]) == "0.1.0"
 
