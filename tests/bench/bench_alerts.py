@@ -23,6 +23,7 @@ Environment:
                         were chosen on seed 7, so the figures are not fitted to this seed)
 """
 
+import math
 import os
 import random
 import statistics
@@ -162,7 +163,7 @@ def add_spells(location, presses, spells, rng):
 
 
 def _poisson(rng, mean):
-    limit, k, p = pow(2.718281828459045, -mean), 0, 1.0
+    limit, k, p = math.exp(-mean), 0, 1.0
     while True:
         p *= rng.random()
         if p <= limit:
