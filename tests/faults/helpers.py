@@ -163,3 +163,21 @@ def check_cards(hub, device_id, cards, tmp_path):
     assert stored_rollups == recomputed
     assert rows(hub.db, "PRAGMA integrity_check") == [("ok",)]
     return figures
+
+
+def track_kiosk(kiosk):
+    """*kiosk*, to be killed when the test ends (the `hub` fixture of tests/faults/conftest.py
+    does it), so that a failed test leaves no kiosk behind."""
+    from tests.faults.conftest import STARTED
+
+    STARTED.append(kiosk)
+    return kiosk
+
+
+def signal_all(pids, number):
+    """Send *number* to every process of *pids* that still exists."""
+    for pid in pids:
+        try:
+            os.kill(pid, number)
+        except ProcessLookupError:
+            pass

@@ -13,30 +13,22 @@ import pytest
 
 from tests.faultproxy import FaultProxy
 from tests.faults.figures import record, scale
-from tests.faults.helpers import check_cards, check_invariant, drain, hub_seqs, rows
+from tests.faults.helpers import (
+    check_cards,
+    check_invariant,
+    drain,
+    hub_seqs,
+    rows,
+    track_kiosk,
+)
 from tests.support import wait_until
-from tests.sync.processes import HubProcess, KioskProcess
+from tests.sync.processes import KioskProcess
 
 pytestmark = pytest.mark.slow
 STORM = 1200  # presses a minute, the most --simulate allows
 
-_started = []
-
-
-@pytest.fixture
-def hub(tmp_path):
-    hub = HubProcess(tmp_path)
-    yield hub
-    while _started:  # a failed test leaves no kiosk behind
-        _started.pop().kill()
-    if hub.process is not None and hub.process.poll() is None:
-        hub.stop()
-
-
 def _kiosk(directory, device_id, url, token):
-    kiosk = KioskProcess(directory, device_id, url, token, sync_interval_s=0.3)
-    _started.append(kiosk)
-    return kiosk
+    return track_kiosk(KioskProcess(directory, device_id, url, token, sync_interval_s=0.3))
 
 
 def _start(kiosk, rate=STORM):

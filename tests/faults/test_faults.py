@@ -27,9 +27,10 @@ from tests.faults.helpers import (
     kill_hub,
     rollups_recomputed,
     rows,
+    track_kiosk,
 )
 from tests.support import skip_unless_private_tmpfs, wait_until
-from tests.sync.processes import HUB, KIOSK, HubProcess, KioskProcess, _env
+from tests.sync.processes import HUB, KIOSK, KioskProcess, _env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,24 +38,10 @@ pytestmark = pytest.mark.slow
 STORM = 1200  # presses a minute, the most --simulate allows
 
 
-_started = []
-
-
-@pytest.fixture
-def hub(tmp_path):
-    hub = HubProcess(tmp_path)
-    yield hub
-    while _started:  # a failed test leaves no kiosk behind
-        _started.pop().kill()
-    if hub.process is not None and hub.process.poll() is None:
-        hub.stop()
-
-
 def _kiosk(tmp_path, hub, device_id, **extra_env):
     kiosk = KioskProcess(tmp_path, device_id, hub.url, hub.add_device(device_id),
                          sync_interval_s=0.3, extra_env=extra_env)
-    _started.append(kiosk)
-    return kiosk
+    return track_kiosk(kiosk)
 
 
 def _recorded(kiosk):
@@ -419,7 +406,8 @@ def test_network_faults_between_kiosks_and_hub(hub, tmp_path):
                         "truncate": 0.1, "503": 0.05}, seed=7)
         kiosks = [KioskProcess(tmp_path, f"kiosk-{n}", proxy.url, hub.add_device(f"kiosk-{n}"),
                                sync_interval_s=0.3) for n in range(count)]
-        _started.extend(kiosks)
+        for kiosk in kiosks:
+            track_kiosk(kiosk)
         started = time.monotonic()
         for kiosk in kiosks:
             kiosk.start(rate=STORM)

@@ -6,7 +6,6 @@ passed at once. Reduced in `make test`; full sizes in `make faults` (FAULTS_FULL
 ends with the final invariant of tests/faults/helpers.py and records its figures.
 """
 
-import os
 import random
 import signal
 import threading
@@ -16,51 +15,25 @@ import pytest
 import requests
 
 from tests.faults.figures import record, scale
-from tests.faults.helpers import check_invariant, descendants, hub_seqs
+from tests.faults.helpers import check_invariant, descendants, hub_seqs, signal_all, track_kiosk
 from tests.support import wait_until
-from tests.sync.processes import HubProcess, KioskProcess
+from tests.sync.processes import KioskProcess
 
 pytestmark = pytest.mark.slow
 STORM = 1200  # presses a minute, the most --simulate allows
 WORKER_TIMEOUT_S = 30  # gunicorn's default; `hub serve` keeps it
 
-_started = []
-
-
-@pytest.fixture
-def hub(tmp_path):
-    hub = HubProcess(tmp_path)
-    yield hub
-    while _started:  # a failed test leaves no kiosk behind
-        kiosk = _started.pop()
-        if kiosk.alive():
-            kiosk.process.send_signal(signal.SIGCONT)  # a stopped process ignores SIGKILL
-        kiosk.kill()
-    if hub.process is not None and hub.process.poll() is None:
-        _signal([hub.process.pid, *descendants(hub.process.pid)], signal.SIGCONT)
-        hub.stop()
-
-
 def _kiosk(tmp_path, hub, device_id):
     kiosk = KioskProcess(tmp_path, device_id, hub.url, hub.add_device(device_id),
                          sync_interval_s=0.3)
-    _started.append(kiosk)
-    return kiosk
-
-
-def _signal(pids, number):
-    for pid in pids:
-        try:
-            os.kill(pid, number)
-        except ProcessLookupError:
-            pass
+    return track_kiosk(kiosk)
 
 
 def _pause(pids, seconds, rand):
     """SIGSTOP every pid, hold the pause, SIGCONT them in a random order."""
-    _signal(pids, signal.SIGSTOP)
+    signal_all(pids, signal.SIGSTOP)
     time.sleep(seconds)  # the pause itself
-    _signal(rand.sample(pids, len(pids)), signal.SIGCONT)
+    signal_all(rand.sample(pids, len(pids)), signal.SIGCONT)
 
 
 def _grows(count):
