@@ -10,7 +10,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[hub,test]'
 	touch $@
 
 install: $(VENV)/.installed  ## create .venv and install the project with its test tools
