@@ -11,6 +11,10 @@ COMMAND = "make faults"
 COLUMNS = ("faults", "inputs", "server_errors", "lost", "duplicates", "presses")
 
 
+def _seconds(value):
+    return "" if value is None else f"{float(value):.1f}"
+
+
 def main(path, seconds, summary):
     rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
     totals = {key: sum(row[key] for row in rows) for key in COLUMNS}
@@ -39,10 +43,10 @@ def main(path, seconds, summary):
         out.append(
             f"| {row['area']} | {row['what']} | {row['faults']} | {row['inputs']} "
             f"| {row['server_errors']} | {row['presses']} | {row['lost']} "
-            f"| {row['duplicates']} | {row['seconds'] if row['seconds'] is not None else ''} "
+            f"| {row['duplicates']} | {_seconds(row['seconds'])} "
             f"| {row['note'].replace('|', '/')} |"
         )
-    out += ["", "Regenerate: `make faults` (a few minutes on two cores).", ""]
+    out += ["", "Regenerate: `make faults` (about 20 minutes on two cores).", ""]
     sys.stdout.write("\n".join(out))
 
 
