@@ -160,7 +160,7 @@ def generate_presses(location, first_day, days, now, rng, bad_morning=True, scan
                 expected *= 1.6
             moods = mood_weights(location, local_start, bad,
                                  queue=scanner_at is None or start < scanner_at)
-            count = _poisson(rng, expected)
+            count = poisson(rng, expected)
             offsets = sorted(rng.uniform(0, 3600) for _ in range(count))
             for offset in offsets:
                 pressed = start + timedelta(seconds=offset)
@@ -177,7 +177,8 @@ def generate_presses(location, first_day, days, now, rng, bad_morning=True, scan
                         yield device, pressed + timedelta(seconds=0.4 * (k + 1)), mood, True
 
 
-def _poisson(rng, mean):
+def poisson(rng, mean):
+    """A Poisson-distributed count with *mean*, drawn from *rng*."""
     # Knuth's method is fine for the small means of one hour at one kiosk.
     if mean <= 0:
         return 0

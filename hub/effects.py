@@ -23,6 +23,7 @@ from hub import stats
 from hub.errors import invalid_field, not_found
 from hub.moods import named_counts
 from hub.store import actions as store
+from hub.store import alerts as alert_store
 from hub.store import registry
 from hub.times import (
     FIRST_YEAR,
@@ -243,7 +244,8 @@ def _overlap(other, start, end):
 
 
 def _side(db, location_id, start, end, now, tz):
-    counts = store.press_counts(db, location_id, format_utc(start), format_utc(end))
+    # Raw presses, not rollups: an action's windows start at any minute.
+    counts = alert_store.press_counts(db, location_id, format_utc(start), format_utc(end))
     summary = stats.summarise(counts)
     full = summary.as_dict()
     return {

@@ -68,17 +68,3 @@ def alert_summary(db, alert_id):
     if not 0 < alert_id <= MAX_ID:
         return None
     return db.row("SELECT rule, opened_at FROM alerts WHERE id = ?", (alert_id,))
-
-
-def press_counts(db, location_id, start, end):
-    """(n1, n2, n3, n4): presses of moods 1-4 placed in [start, end) (UTC text), misuse
-    left out. Counted from the raw presses: an action's windows start at any minute, not
-    on the hour boundaries of the rollups."""
-    counts = [0, 0, 0, 0]
-    for mood, n in db.rows(
-        "SELECT mood, count(*) FROM presses WHERE location_id = ? AND pressed_at >= ?"
-        " AND pressed_at < ? AND misuse = 0 GROUP BY mood",
-        (location_id, start, end),
-    ):
-        counts[mood - 1] = n
-    return tuple(counts)

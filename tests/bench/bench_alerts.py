@@ -23,7 +23,6 @@ Environment:
                         were chosen on seed 7, so the figures are not fitted to this seed)
 """
 
-import math
 import os
 import random
 import statistics
@@ -153,22 +152,13 @@ def add_spells(location, presses, spells, rng):
         while minute < spell.end:
             local = minute.astimezone(tz)
             rate = 0.6 * demo.hourly_rate(location, local.date(), local.hour) / 60
-            for _ in range(_poisson(rng, rate)):
+            for _ in range(demo.poisson(rng, rate)):
                 pressed = minute + timedelta(seconds=rng.uniform(0, 60))
                 result.append((location.devices[0], pressed,
                                rng.choices((1, 2, 3, 4), weights=bad)[0], False))
             minute += timedelta(minutes=1)
     result.sort(key=lambda p: p[1])
     return result
-
-
-def _poisson(rng, mean):
-    limit, k, p = math.exp(-mean), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
 
 
 def store(db, location, presses):
