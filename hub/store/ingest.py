@@ -119,14 +119,14 @@ def write_presses(db, device_id, presses, received_at, state=None, buffer_id=Non
     commit for both); *buffer_id* names the kiosk's press buffer (its SD card).
     """
     received = format_utc(received_at)
-    before = _device_seqs(db, device_id)
+    before, last_buffer, last_seen = _device_row(db, device_id)
     stored = dict(db.rows(
         "SELECT seq, id FROM presses WHERE device_id = ?"
         " AND seq IN (SELECT value FROM json_each(?))",
         (device_id, json.dumps([p.seq for p in presses])),
     ))
     conflicts = [p.seq for p in presses if stored.get(p.seq, p.id) != p.id]
-    _record_buffer(db, device_id, buffer_id, received)  # before last_seen_at moves on
+    _record_buffer(db, device_id, buffer_id, received, last_buffer, last_seen)
     if conflicts:
         db.execute(
             "INSERT INTO device_state (device_id, last_seen_at, seq_conflicts,"
@@ -196,10 +196,11 @@ def _insert_fresh(db, device_id, presses, stored, received, before):
     return inserted, duplicates, Held(highest, held_through)
 
 
-def _device_seqs(db, device_id):
-    row = db.row("SELECT highest_seq, held_through FROM device_state WHERE device_id = ?",
-                 (device_id,))
-    return Held(0, 0) if row is None else Held(row[0], row[1])
+def _device_row(db, device_id):
+    """(Held, buffer_id, last_seen_at) of *device_id*: one read of its device_state."""
+    row = db.row("SELECT highest_seq, held_through, buffer_id, last_seen_at FROM device_state"
+                 " WHERE device_id = ?", (device_id,))
+    return (Held(0, 0), None, None) if row is None else (Held(row[0], row[1]), row[2], row[3])
 
 
 def _held_through(db, device_id, start):
@@ -218,17 +219,14 @@ def _held_through(db, device_id, start):
             return held_through
 
 
-def _record_buffer(db, device_id, buffer_id, received):
-    """A buffer (card) not seen last time: the card was replaced, re-flashed or came back."""
-    if buffer_id is None:
+def _record_buffer(db, device_id, buffer_id, received, last_buffer, last_seen):
+    """A buffer (card) not seen last time (*last_buffer*, heard from at *last_seen*): the
+    card was replaced, re-flashed or came back."""
+    if buffer_id is None or buffer_id == last_buffer:
         return
-    row = db.row("SELECT buffer_id, last_seen_at FROM device_state WHERE device_id = ?",
-                 (device_id,))
-    if row is not None and row[0] == buffer_id:
-        return
-    if row is not None and row[0] is not None:  # the last card's last sign of life
+    if last_buffer is not None:  # the last card's last sign of life
         db.execute("UPDATE device_buffers SET last_seen_at = ? WHERE device_id = ?"
-                   " AND buffer_id = ?", (row[1] or received, device_id, row[0]))
+                   " AND buffer_id = ?", (last_seen or received, device_id, last_buffer))
     db.execute(
         "INSERT INTO device_buffers (device_id, buffer_id, first_seen_at, last_seen_at)"
         " VALUES (?, ?, ?, ?) ON CONFLICT (device_id, buffer_id) DO UPDATE"
@@ -251,9 +249,11 @@ def record_heartbeat(db, beat, received_at):
 def write_heartbeat(db, beat, received_at):
     """Keep the latest state a device reported, and how far its clock is from the hub's
     (inside the caller's transaction); what the hub holds of the device (Held)."""
-    _record_buffer(db, beat.device_id, beat.buffer_id, format_utc(received_at))
+    held, last_buffer, last_seen = _device_row(db, beat.device_id)  # a heartbeat keeps Held
+    _record_buffer(db, beat.device_id, beat.buffer_id, format_utc(received_at), last_buffer,
+                   last_seen)
     _record_state(db, beat, received_at)
-    return _device_seqs(db, beat.device_id)
+    return held
 
 
 def _record_state(db, beat, received_at):
