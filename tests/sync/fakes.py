@@ -34,7 +34,27 @@ def config(hub_url, **overrides):
     return SimpleNamespace(**values)
 
 
-class FakeHub:
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1 (or HTTPS with *tls*), served by a thread of its own."""
+
+    def _serve(self, handler, tls=None):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        if tls is not None:  # (certificate file, key file)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.url = f"https://localhost:{self.port}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeHub(LoopbackServer):
     """An HTTP hub on 127.0.0.1 that stores presses by seq (idempotently) and obeys the test.
 
     `script` is a list of (status, headers, body) answers given to the next requests instead of
@@ -75,20 +95,7 @@ class FakeHub:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        if tls is not None:  # (certificate file, key file)
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*tls)
-            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-            self.url = f"https://localhost:{self.port}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler, tls)
 
     def answer(self, path, body, headers):
         if self.script:
@@ -247,7 +254,7 @@ class Identity:
         return self.synced
 
 
-class CaptivePortal:
+class CaptivePortal(LoopbackServer):
     """What hotel, airport and library Wi-Fi puts between a kiosk and its hub: every request
     gets the login page (200 text/html) or, with `redirect`, a 302 to it."""
 
@@ -284,12 +291,4 @@ class CaptivePortal:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
